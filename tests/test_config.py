@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import load_config
+from pipeline.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+MINIMAL = """
+[[corpora]]
+name = "article"
+source = "src.txt"
+src_lang = "en"
+references = { "pt-BR" = "ref.pt.txt" }
+
+[[systems]]
+name = "greedy"
+model = "bergamot-en-pt"
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "job.toml") -> Path:
+    path = tmp_path / "sub" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_minimal_job_is_valid_and_paths_resolve_against_the_config(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, MINIMAL))
+    corpus = config.corpora[0]
+    assert corpus.source == (tmp_path / "sub" / "src.txt").resolve()
+    assert corpus.references == {"pt-BR": ((tmp_path / "sub" / "ref.pt.txt").resolve(),)}
+    assert corpus.tgt_langs == ("pt-BR",)
+    assert corpus.segment is False
+    assert config.systems[0].beam == 1
+    assert config.output_dir == (tmp_path / "sub" / "runs" / "job").resolve()
+    assert config.name == "job"
+
+
+def test_main_job_config_parses() -> None:
+    config = load_config(ROOT / "configs" / "article-en-pt.toml")
+    assert [s.model for s in config.systems] == ["bergamot-en-pt"]
+    assert config.corpora[0].segment is True
+    assert config.corpora[0].tgt_langs == ("pt-BR",)
+    assert config.corpora[0].source == ROOT / "corpora" / "automated-translation-article.en.txt"
+
+
+def test_output_dir_and_tgt_langs_and_language_normalisation(tmp_path: Path) -> None:
+    text = """
+[output]
+dir = "out/here"
+[[corpora]]
+name = "c"
+source = "s.txt"
+src_lang = "eng"
+tgt_langs = ["por_Latn", "zh_Hans"]
+[[systems]]
+name = "s"
+model = "m"
+beam = 4
+"""
+    config = load_config(write(tmp_path, text))
+    assert config.output_dir == (tmp_path / "sub" / "out" / "here").resolve()
+    assert config.corpora[0].src_lang == "en"
+    assert config.corpora[0].tgt_langs == ("pt-Latn", "zh-Hans")
+    assert config.systems[0].beam == 4
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param(MINIMAL.replace("src_lang", "scr_lang"), "unknown key 'scr_lang'; did you mean 'src_lang'?", id="typo-corpus"),
+        pytest.param(MINIMAL.replace('model = "bergamot-en-pt"', 'model = "m"\nbeem = 4'), "unknown key 'beem'; did you mean 'beam'?", id="typo-system"),
+        pytest.param(MINIMAL + '\n[outptu]\ndir = "x"\n', "unknown key 'outptu'; did you mean 'output'?", id="typo-top"),
+        pytest.param(MINIMAL.replace('model = "bergamot-en-pt"', 'model = "m"\nbeam = "4"'), "beam must be a whole number, got '4'", id="bad-type"),
+        pytest.param(MINIMAL.replace('model = "bergamot-en-pt"', 'model = "m"\nbeam = 0'), "beam must be at least 1, got 0", id="bad-beam"),
+        pytest.param(MINIMAL.replace('model = "bergamot-en-pt"', 'model = "m"\ndevice = "tpu"'), "device 'tpu' is not one of cpu, cuda, auto", id="bad-device"),
+        pytest.param(MINIMAL.replace('"en"', '"klingon"'), "unknown language code 'klingon'", id="bad-language"),
+        pytest.param(MINIMAL.replace('name = "greedy"\n', ""), "missing key 'name'", id="missing-key"),
+        pytest.param(MINIMAL.split("[[systems]]")[0], "missing key 'systems'", id="no-systems"),
+        pytest.param(MINIMAL.replace('references = { "pt-BR" = "ref.pt.txt" }', ""), "no target language", id="no-target"),
+        pytest.param(MINIMAL + '\n[[systems]]\nname = "greedy"\nmodel = "x"\n', "two systems are named 'greedy'", id="duplicate-system"),
+        pytest.param("[[corpora]\n", "invalid TOML", id="bad-toml"),
+    ],
+)
+def test_bad_configs_are_refused_with_a_clear_message(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    assert message in str(info.value)
+    assert "job.toml" in str(info.value)
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found: .*nope.toml"):
+        load_config(tmp_path / "nope.toml")

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def readme_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```bash\n(.*?)```", text, flags=re.S)
+    return [line.strip() for block in blocks for line in block.splitlines() if "pip install" in line]
+
+
+def test_readme_has_the_two_setup_commands_and_ci_runs_the_test_one() -> None:
+    commands = readme_commands()
+    run = [c for c in commands if "mtpipe run configs/article-en-pt.toml" in c]
+    test = [c for c in commands if "pytest" in c]
+    assert len(run) == 1 and len(test) == 1
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert test[0] in ci.splitlines()
+
+
+def test_torch_is_pinned_before_the_project_install() -> None:
+    for command in readme_commands():
+        assert command.index("pip install -q torch==2.13.0") < command.index("pip install -q -e")
