@@ -184,7 +184,7 @@ def _cmd_translate(args: argparse.Namespace) -> int:
         translator.check_direction(args.src, args.tgt)
         document = Segmenter(args.src).segment(text)
         translations = translator.translate(document.texts, args.src, args.tgt)
-        result = document.rebuild(translations)
+        result = document.rebuild(translations, tgt_lang=args.tgt)
         _write(result if result.endswith("\n") else result + "\n")
         return 0
     lines = read_lines(args.file)

@@ -202,7 +202,7 @@ def _run_task(translator: Any, system: SystemConfig, corpus: PreparedCorpus, tgt
     document = None
     if corpus.document is not None:
         document = out_dir / f"{stem}.doc.txt"
-        write_text_atomic(document, corpus.document.rebuild(hypotheses))
+        write_text_atomic(document, corpus.document.rebuild(hypotheses, tgt_lang=tgt))
 
     level = note = None
     scores: dict[str, Any] = {}
@@ -210,7 +210,7 @@ def _run_task(translator: Any, system: SystemConfig, corpus: PreparedCorpus, tgt
     if refs:
         hyps, aligned_refs = hypotheses, refs
         if corpus.paragraph_ids is not None:
-            alignment = align_document(hypotheses, corpus.paragraph_ids, refs)
+            alignment = align_document(hypotheses, corpus.paragraph_ids, refs, tgt_lang=tgt)
             hyps, aligned_refs, level, note = (
                 alignment.hypotheses, alignment.references, alignment.level, alignment.note
             )

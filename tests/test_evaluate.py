@@ -1,0 +1,395 @@
+"""Tests for pipeline.evaluate, with the sacrebleu command line as the oracle."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sacrebleu
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline import evaluate
+from pipeline.errors import ConfigError, InputError, LanguageError
+from pipeline.evaluate import (
+    METRICS,
+    align_document,
+    bleu_tokenizer,
+    check_alignment,
+    metric_for,
+    score_corpus,
+    score_sentences,
+)
+
+DATA = Path(__file__).parent / "data"
+CORPORA = Path(__file__).parent.parent / "corpora"
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+def _perturb(lines: list[str], seed: int, unspaced: bool = False) -> list[str]:
+    """A deterministic 'system output': drop, swap and repeat tokens, differently per line."""
+    out = []
+    for n, line in enumerate(lines):
+        tokens = list(line) if unspaced else line.split()
+        for step in range(1 + (n + seed) % 4):
+            if len(tokens) < 4:
+                break
+            k = (n * 7 + seed + step * 13) % len(tokens)
+            operation = (n + step + seed) % 3
+            if operation == 0:
+                del tokens[k]
+            elif operation == 1:
+                j = (k + 1) % len(tokens)
+                tokens[k], tokens[j] = tokens[j], tokens[k]
+            else:
+                tokens.insert(k, tokens[k - 1])
+        out.append(("" if unspaced else " ").join(tokens))
+    return out
+
+
+POR = _lines(DATA / "flores.devtest.por_Latn.60.txt")
+ZHO = _lines(DATA / "flores.devtest.zho_Hans.60.txt")
+POR_HYP = _perturb(POR, 1)
+ZHO_HYP = _perturb(ZHO, 1, unspaced=True)
+
+
+def _cli(tmp_path: Path, hyps: list[str], refs: list[list[str]], *args: str) -> list[dict[str, str]]:
+    """Run ``sacrebleu REF... -i HYP ARGS --format json -w 4`` and return its JSON."""
+    hyp_file = tmp_path / "hyp.txt"
+    hyp_file.write_text("\n".join(hyps) + "\n", encoding="utf-8")
+    ref_files = []
+    for i, stream in enumerate(refs):
+        ref_files.append(tmp_path / f"ref{i}.txt")
+        ref_files[-1].write_text("\n".join(stream) + "\n", encoding="utf-8")
+    command = [sys.executable, "-m", "sacrebleu", *map(str, ref_files), "-i", str(hyp_file), *args, "--format", "json", "-w", "4"]
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    data = json.loads(result.stdout)
+    return data if isinstance(data, list) else [data]
+
+
+# --------------------------------------------------------------------------
+# Corpus scores against the command line
+# --------------------------------------------------------------------------
+
+# (hypotheses, references, tgt_lang, CLI options for BLEU/chrF/TER, CLI options for TER)
+ORACLE_CASES = [
+    pytest.param(POR_HYP, [POR], "pt-BR", ["-m", "bleu", "chrf", "ter"], id="por"),
+    pytest.param(POR_HYP, [POR, _perturb(POR, 3)], "por_Latn", ["-m", "bleu", "chrf", "ter"], id="por-2refs"),
+    pytest.param(
+        ZHO_HYP, [ZHO], "zh-Hans", ["-m", "bleu", "chrf", "ter", "-l", "en-zh", "--ter-normalized", "--ter-asian-support"],
+        id="zho",
+    ),
+]
+
+
+@pytest.mark.parametrize(("hyps", "refs", "tgt", "options"), ORACLE_CASES)
+def test_corpus_scores_match_cli(tmp_path: Path, hyps: list[str], refs: list[list[str]], tgt: str, options: list[str]) -> None:
+    ours = score_corpus(hyps, refs, tgt)
+    assert list(ours) == list(METRICS)
+    oracle = _cli(tmp_path, hyps, refs, *options)
+    oracle += _cli(tmp_path, hyps, refs, "-m", "chrf", "--chrf-word-order", "2")
+    by_name = {"BLEU": "bleu", "chrF2": "chrf", "chrF2++": "chrf++", "TER": "ter"}
+    assert sorted(by_name[o["name"]] for o in oracle) == sorted(METRICS)
+    for entry in oracle:
+        score = ours[by_name[entry["name"]]]
+        assert round(score.score, 4) == pytest.approx(float(entry["score"]), abs=1e-4), entry["name"]
+        assert score.signature == entry["signature"], entry["name"]
+        assert score.text.startswith(f"{entry['name']}|{entry['signature']} = {score.score:.2f}")
+    # The data is realistic: neither trivial nor hopeless.
+    assert 30 < ours["bleu"].score < 95
+    assert f"nrefs:{len(refs)}|" in ours["bleu"].signature
+
+
+def test_zh_signatures() -> None:
+    scores = score_corpus(ZHO_HYP[:5], [ZHO[:5]], "zh-Hans")
+    assert "|tok:zh|" in scores["bleu"].signature
+    assert "|norm:yes|punct:yes|asian:yes|" in scores["ter"].signature
+
+
+def test_score_corpus_subset_of_metrics() -> None:
+    scores = score_corpus(POR_HYP, [POR], "pt", metrics=("chrf",))
+    assert list(scores) == ["chrf"]
+    assert list(score_corpus(POR_HYP, [POR], "pt", metrics="ter")) == ["ter"]
+
+
+# --------------------------------------------------------------------------
+# Sentence scores against sacrebleu's sentence functions
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("hyps", "refs", "tgt", "metric", "oracle"),
+    [
+        pytest.param(POR_HYP, POR, "pt", "bleu", lambda h, r: sacrebleu.sentence_bleu(h, [r]), id="por-bleu"),
+        pytest.param(POR_HYP, POR, "pt", "chrf", lambda h, r: sacrebleu.sentence_chrf(h, [r]), id="por-chrf"),
+        pytest.param(POR_HYP, POR, "pt", "chrf++", lambda h, r: sacrebleu.sentence_chrf(h, [r], word_order=2), id="por-chrf++"),
+        pytest.param(POR_HYP, POR, "pt", "ter", lambda h, r: sacrebleu.sentence_ter(h, [r]), id="por-ter"),
+        pytest.param(ZHO_HYP, ZHO, "zh", "bleu", lambda h, r: sacrebleu.sentence_bleu(h, [r], tokenize="zh"), id="zho-bleu"),
+        pytest.param(
+            ZHO_HYP, ZHO, "zh", "ter",
+            lambda h, r: sacrebleu.sentence_ter(h, [r], normalized=True, asian_support=True), id="zho-ter",
+        ),
+    ],
+)
+def test_sentence_scores_match_sacrebleu(hyps: list[str], refs: list[str], tgt: str, metric: str, oracle: object) -> None:
+    ours = score_sentences(hyps, [refs], tgt, metric)
+    expected = [oracle(h, r).score for h, r in zip(hyps, refs)]  # type: ignore[operator]
+    assert ours == pytest.approx(expected, abs=1e-9)
+    assert len(set(round(s, 6) for s in ours)) > 10  # not all equal: the perturbations matter
+
+
+def test_sentence_scores_multiple_references() -> None:
+    second = _perturb(POR, 5)
+    ours = score_sentences(POR_HYP, [POR, second], "pt", "chrf")
+    assert ours == pytest.approx([sacrebleu.sentence_chrf(h, [a, b]).score for h, a, b in zip(POR_HYP, POR, second)])
+    assert score_sentences(POR[:3], [POR[:3]], "pt", "bleu") == pytest.approx([100.0] * 3)
+
+
+_WORDS = st.text(st.characters(blacklist_categories=("Cs", "Zs", "Zl", "Zp", "Cc")), min_size=1, max_size=8)
+_SENTENCE = st.lists(_WORDS, min_size=4, max_size=15).map(" ".join)
+
+
+@settings(max_examples=100, deadline=None)
+@given(lines=st.lists(_SENTENCE, min_size=1, max_size=5), tgt=st.sampled_from(["en", "pt-BR", "zh-Hans", "de"]))
+def test_property_bleu_of_reference_is_100(lines: list[str], tgt: str) -> None:
+    # Four words in a line give at least one 4-gram, without which BLEU is 0 whatever the text.
+    scores = score_corpus(lines, [lines], tgt, metrics=("bleu", "chrf", "ter"))
+    assert scores["bleu"].score == pytest.approx(100.0)
+    assert scores["ter"].score == pytest.approx(0.0)
+
+
+# --------------------------------------------------------------------------
+# Language settings
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "tokenizer"),
+    [
+        ("zh", "zh"), ("zh-Hans", "zh"), ("zho_Hans", "zh"), ("zh-TW", "zh"), ("yue", "zh"),
+        ("th", "char"), ("en", "13a"), ("pt-BR", "13a"), ("ru", "13a"), ("ar", "13a"),
+    ],
+)
+def test_bleu_tokenizer_for_language(code: str, tokenizer: str) -> None:
+    assert bleu_tokenizer(code) == tokenizer
+    assert f"|tok:{tokenizer}|" in score_corpus(["a b c d"], [["a b c d"]], code, metrics=("bleu",))["bleu"].signature
+
+
+@pytest.mark.parametrize(("code", "asian"), [("zh-Hans", True), ("ja", True), ("ko", False), ("en", False)])
+def test_ter_asian_support(code: str, asian: bool) -> None:
+    sig = score_corpus(["a b c d"], [["a b c d"]], code, metrics=("ter",))["ter"].signature
+    assert (f"|norm:yes|punct:yes|asian:yes|" in sig) is asian
+    assert (f"|norm:no|punct:yes|asian:no|" in sig) is not asian
+
+
+def test_ter_on_chinese_counts_characters() -> None:
+    # Without normalisation a whole unspaced sentence is one TER word: one wrong character costs 100.
+    ter = score_corpus(["我们今天去北京了"], [["我们明天去北京了"]], "zh", metrics=("ter",))["ter"]
+    assert ter.score == pytest.approx(100 / 8)
+
+
+@pytest.fixture()
+def fresh_mecab_cache():
+    evaluate._mecab_or_char.cache_clear()
+    yield
+    evaluate._mecab_or_char.cache_clear()
+
+
+@pytest.mark.parametrize(("code", "module", "cls", "extra"), [
+    ("ja", "tokenizer_ja_mecab", "TokenizerJaMecab", "sacrebleu[ja]"),
+    ("ko", "tokenizer_ko_mecab", "TokenizerKoMecab", "sacrebleu[ko]"),
+])
+def test_mecab_missing_falls_back_to_char(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, fresh_mecab_cache: None,
+    code: str, module: str, cls: str, extra: str,
+) -> None:
+    import importlib
+
+    monkeypatch.setattr(importlib.import_module(f"sacrebleu.tokenizers.{module}"), "MeCab", None)
+    with caplog.at_level(logging.WARNING, logger="pipeline.evaluate"):
+        assert bleu_tokenizer(code) == "char"
+        assert bleu_tokenizer(code) == "char"
+    assert caplog.text.count("needs MeCab") == 1  # warned once, not per call
+    assert f"pip install '{extra}'" in caplog.text
+    assert "|tok:char|" in score_corpus(["日本語の文です"], [["日本語の文です"]], code, metrics=("bleu",))["bleu"].signature
+
+
+def test_mecab_present_is_used(monkeypatch: pytest.MonkeyPatch, fresh_mecab_cache: None) -> None:
+    import importlib
+
+    class FakeMecab:
+        def __call__(self, line: str) -> str:
+            return " ".join(line)
+
+        def signature(self) -> str:
+            return "ja-mecab-fake"
+
+    monkeypatch.setattr(importlib.import_module("sacrebleu.tokenizers.tokenizer_ja_mecab"), "TokenizerJaMecab", FakeMecab)
+    assert bleu_tokenizer("ja-JP") == "ja-mecab"
+
+
+# --------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------
+
+
+def test_check_alignment_names_files_and_counts() -> None:
+    with pytest.raises(InputError, match=r"line counts differ: hyp\.pt\.txt has 3 lines, ref2\.pt\.txt has 2 lines") as info:
+        check_alignment(["a", "b", "c"], [["a", "b", "c"], ["a", "b"]], names=["hyp.pt.txt", "ref1.pt.txt", "ref2.pt.txt"])
+    assert "one line per hypothesis line" in (info.value.hint or "")
+
+
+@pytest.mark.parametrize(
+    ("hyps", "refs", "message"),
+    [
+        pytest.param(["a"], [["a", "b"]], r"line counts differ: the hypotheses has 1 line, reference 1 has 2 lines", id="default-names"),
+        pytest.param([], [[]], "the hypotheses has no lines to score", id="no-hypotheses"),
+        pytest.param(["a"], [], "no references to score the hypotheses against", id="no-references"),
+        pytest.param(["a"], ["a"], "references must be a list of streams", id="flat-references"),
+    ],
+)
+def test_check_alignment_errors(hyps: list[str], refs: list, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        check_alignment(hyps, refs)
+
+
+def test_score_corpus_checks_alignment_first() -> None:
+    with pytest.raises(InputError, match="line counts differ"):
+        score_corpus(POR_HYP, [POR[:-1]], "pt")
+
+
+def test_unknown_metric() -> None:
+    with pytest.raises(ConfigError, match=r"unknown metric 'meteor' \(known: bleu, chrf, chrf\+\+, ter\)"):
+        score_corpus(POR_HYP, [POR], "pt", metrics=("bleu", "meteor"))
+    with pytest.raises(ConfigError, match="unknown metric 'comet'"):
+        metric_for("comet", "pt")
+
+
+def test_unknown_tokenizer_and_language() -> None:
+    with pytest.raises(ConfigError, match=r"unknown BLEU tokenizer 'moses' \(known: .*13a.*zh"):
+        metric_for("bleu", "en", tokenize="moses")
+    with pytest.raises(LanguageError, match="unknown language code 'xx-bogus'"):
+        score_corpus(["a"], [["a"]], "xx-bogus")
+
+
+def test_tokenize_override() -> None:
+    assert "|tok:char|" in score_corpus(POR_HYP, [POR], "pt", metrics=("bleu",), tokenize="char")["bleu"].signature
+
+
+# --------------------------------------------------------------------------
+# Paragraph-level fallback
+# --------------------------------------------------------------------------
+
+# A document of 3 paragraphs cut into 5 segments: [0, 0, 1, 2, 2].
+HYPS = ["Um.", "Dois.", "Três.", "Quatro.", "Cinco."]
+IDS = [0, 0, 1, 2, 2]
+
+
+def test_align_segment_level() -> None:
+    alignment = align_document(HYPS, IDS, [HYPS, list("abcde")])
+    assert alignment.level == "segment"
+    assert alignment.hypotheses == HYPS
+    assert alignment.references == [HYPS, list("abcde")]
+    assert alignment.note == ""
+
+
+@pytest.mark.parametrize(
+    ("reference", "expected"),
+    [
+        pytest.param(["Um. Dois.", "", "Três.", "", "Quatro.", "Cinco."], ["Um. Dois.", "Três.", "Quatro. Cinco."], id="blank-lines"),
+        pytest.param(["", "Um.", "Dois.", "", "", "Três.", "  ", "Quatro. Cinco.", ""], ["Um. Dois.", "Três.", "Quatro. Cinco."], id="blank-runs"),
+        pytest.param(["Um. Dois.", "Três.", "Quatro. Cinco."], ["Um. Dois.", "Três.", "Quatro. Cinco."], id="line-per-paragraph"),
+    ],
+)
+def test_align_paragraph_level(reference: list[str], expected: list[str]) -> None:
+    alignment = align_document(HYPS, IDS, [reference])
+    assert alignment.level == "paragraph"
+    assert alignment.hypotheses == ["Um. Dois.", "Três.", "Quatro. Cinco."]
+    assert alignment.references == [expected]
+    assert alignment.note.startswith("scored at paragraph level (3 paragraphs)")
+    assert "5 segments" in alignment.note
+
+
+def test_align_paragraph_level_cjk_joins_without_spaces() -> None:
+    hyps = ["你好。", "世界！", "再见。"]
+    ref = ["你好。世界！", "", "", "再见。"]
+    for tgt in ("zh-Hans", None):  # given, or guessed from the reference text
+        alignment = align_document(hyps, [0, 0, 1], [ref], tgt_lang=tgt)
+        assert alignment.hypotheses == ["你好。世界！", "再见。"]
+        assert alignment.references == [["你好。世界！", "再见。"]]
+
+
+def test_align_reference_per_segment_next_to_one_per_paragraph() -> None:
+    alignment = align_document(HYPS, IDS, [list("abcde"), ["x", "y", "z"]])
+    assert alignment.level == "paragraph"
+    assert alignment.references == [["a b", "c", "d e"], ["x", "y", "z"]]
+    assert "reference 1: one line per segment, joined by paragraph" in alignment.note
+
+
+def test_align_multiple_references_mixed_layouts() -> None:
+    alignment = align_document(HYPS, IDS, [["Um. Dois.", "Três.", "Quatro. Cinco."], ["a", "b", "", "c", "", "d"]])
+    assert alignment.level == "paragraph"
+    assert alignment.references == [["Um. Dois.", "Três.", "Quatro. Cinco."], ["a b", "c", "d"]]
+    assert "reference 1: one line per paragraph; reference 2: 3 blank-line-separated paragraphs" in alignment.note
+
+
+@pytest.mark.parametrize(
+    ("refs", "message"),
+    [
+        pytest.param(
+            [["a", "b", "c", "d"]],
+            r"cannot align the document with the reference: 5 segments in 3 paragraphs, but the reference has 4 lines",
+            id="wrong-count",
+        ),
+        pytest.param(
+            [["a", "", "b"]],
+            r"5 segments in 3 paragraphs, but the reference has 3 lines in 2 blank-line-separated paragraphs",
+            id="wrong-paragraphs",
+        ),
+        pytest.param([], "no reference streams", id="no-references"),
+    ],
+)
+def test_align_errors(refs: list[list[str]], message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        align_document(HYPS, IDS, refs)
+
+
+def test_align_wrong_count_hint() -> None:
+    with pytest.raises(InputError) as info:
+        align_document(HYPS, IDS, [["a", "b", "c", "d"]])
+    assert info.value.hint == "give a reference with 5 lines (one per segment), 3 lines (one per paragraph), or paragraphs separated by blank lines"
+
+
+def test_align_ids_must_match_hypotheses() -> None:
+    with pytest.raises(InputError, match="got 5 hypotheses but 4 paragraph ids"):
+        align_document(HYPS, IDS[:-1], [HYPS])
+
+
+def test_article_reference_aligns_by_segment_and_by_paragraph() -> None:
+    from pipeline.segment import Segmenter
+
+    reference = _lines(CORPORA / "automated-translation-article.pt-BR.txt")
+    document = Segmenter("en").segment((DATA / "article.en.txt").read_text(encoding="utf-8"))
+    assert len(reference) == len(document.segments) == 19
+    # Segment level: the reference has one line per natural segment.
+    alignment = align_document(reference, document.paragraph_ids, [reference])
+    assert alignment.level == "segment"
+    # Paragraph level: the same reference laid out as a document with blank lines.
+    as_document = []
+    for n, (line, paragraph) in enumerate(zip(reference, document.paragraph_ids)):
+        if n and paragraph != document.paragraph_ids[n - 1]:
+            as_document.append("")
+        as_document.append(line)
+    hyps = reference[:6] + [reference[6] + " " + reference[7]] + reference[8:]  # a system that segmented differently
+    ids = document.paragraph_ids[:7] + document.paragraph_ids[8:]
+    alignment = align_document(hyps, ids, [as_document], tgt_lang="pt-BR")
+    assert alignment.level == "paragraph"
+    assert len(alignment.hypotheses) == len(alignment.references[0]) == 14
+    assert score_corpus(alignment.hypotheses, alignment.references, "pt-BR", metrics=("bleu",))["bleu"].score == pytest.approx(100)
