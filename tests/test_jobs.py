@@ -1,0 +1,148 @@
+"""The job runner and the CLI end to end, on a tiny Marian en->pt model built on the spot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline.cli import main
+from tinymodels import build_marian
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTICLE = ROOT / "corpora" / "automated-translation-article.en.txt"
+REF_PT = ROOT / "corpora" / "automated-translation-article.pt-BR.txt"
+
+
+@pytest.fixture(scope="module")
+def tiny_en_pt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_marian(tmp_path_factory.mktemp("models") / "tiny-en-pt", source_lang="en", target_lang="pt")
+
+
+def job(tmp_path: Path, model: Path, *, reference: Path = REF_PT, extra: str = "", tgt: str = "pt-BR") -> Path:
+    config = tmp_path / "job.toml"
+    config.write_text(
+        f"""
+[[corpora]]
+name = "article"
+source = "{ARTICLE}"
+src_lang = "en"
+segment = true
+references = {{ "{tgt}" = "{reference}" }}
+
+[[systems]]
+name = "tiny"
+model = "{model}"
+batch_tokens = 256
+{extra}
+""",
+        encoding="utf-8",
+    )
+    return config
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_run_writes_outputs_jsonl_document_and_scores(
+    tmp_path: Path, tiny_en_pt: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "-q", "run", str(job(tmp_path, tiny_en_pt)))
+    assert code == 0, err
+    runs = tmp_path / "runs" / "job"
+    stem = "article.en-pt-BR.tiny"
+    lines = (runs / f"{stem}.txt").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 19
+    records = [json.loads(line) for line in (runs / f"{stem}.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in records] == [f"article:{n}" for n in range(1, 20)]
+    assert [r["translation"] for r in records] == lines
+    assert records[0]["source"] == "Say 'cheese': China's Zhurong rover sends back selfie from Mars"
+    assert records[-1]["paragraph"] == 13
+    # The rebuilt document keeps the article's 14 paragraphs.
+    document = (runs / f"{stem}.doc.txt").read_text(encoding="utf-8")
+    assert len([p for p in document.split("\n\n") if p.strip()]) == 14
+    scores = json.loads((runs / "scores.json").read_text(encoding="utf-8"))
+    assert scores["schema_version"] == 1
+    (result,) = scores["results"]
+    assert result["level"] == "segment"
+    assert set(result["scores"]) == {"bleu", "chrf", "chrf++", "ter"}
+    assert result["scores"]["bleu"]["signature"].startswith("nrefs:1|case:mixed|eff:no|tok:13a")
+    assert 0.0 <= result["scores"]["chrf"]["score"] <= 100.0
+    # The summary table on stdout, one row for the one task.
+    header, row = out.splitlines()[:2]
+    assert header.split()[:3] == ["corpus", "direction", "system"]
+    assert row.split()[:4] == ["article", "en->pt-BR", "tiny", "19"]
+    assert not list(runs.glob(".*.tmp")), "no temporary files left behind"
+
+
+def test_paragraph_level_when_the_reference_is_one_paragraph_per_line(
+    tmp_path: Path, tiny_en_pt: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paragraphs = [p.replace("\n", " ") for p in ARTICLE.read_text(encoding="utf-8").split("\n\n")]
+    reference = tmp_path / "ref.paragraphs.txt"
+    reference.write_text("\n".join(paragraphs) + "\n", encoding="utf-8")
+    code, out, err = run(capsys, "-q", "run", str(job(tmp_path, tiny_en_pt, reference=reference)))
+    assert code == 0, err
+    result = json.loads((tmp_path / "runs" / "job" / "scores.json").read_text(encoding="utf-8"))["results"][0]
+    assert result["level"] == "paragraph"
+    assert "paragraph" in result["note"]
+    assert "note: article tiny:" in out
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        pytest.param({"tgt": "de"}, "cannot", id="target-the-model-cannot-produce"),
+        pytest.param({"extra": "beem = 2"}, "unknown key 'beem'; did you mean 'beam'?", id="config-typo"),
+        pytest.param({"reference": ROOT / "README.md"}, "line", id="reference-line-count"),
+        pytest.param({"reference": Path("/nonexistent/ref.txt")}, "file not found: /nonexistent/ref.txt", id="missing-reference"),
+    ],
+)
+def test_bad_jobs_fail_before_translating_and_write_nothing(
+    tmp_path: Path, tiny_en_pt: Path, capsys: pytest.CaptureFixture[str], kwargs: dict, message: str
+) -> None:
+    code, out, err = run(capsys, "run", str(job(tmp_path, tiny_en_pt, **kwargs)))
+    assert code == 1
+    assert err.startswith("error: ") and message in err.splitlines()[0]
+    assert "Traceback" not in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_unknown_model_in_a_job(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    code, _, err = run(capsys, "run", str(job(tmp_path, Path("no-such-org/no-such-model"))))
+    assert code == 1
+    assert "no-such-org/no-such-model" in err.splitlines()[0]
+    assert not (tmp_path / "runs").exists()
+
+
+def test_translate_keeps_lines_and_empty_lines(tmp_path: Path, tiny_en_pt: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "in.txt"
+    source.write_text("Hello world.\n\nThe rover is on Mars.\n   \nChina landed.\n", encoding="utf-8")
+    code, out, err = run(capsys, "-q", "translate", "--model", str(tiny_en_pt), "--src", "en", "--tgt", "pt", str(source))
+    assert code == 0, err
+    lines = out.split("\n")
+    assert lines[-1] == "" and len(lines) == 6
+    assert lines[1] == "" and lines[3] == ""
+    assert all(lines[i] for i in (0, 2, 4))
+
+
+def test_translate_segment_keeps_the_paragraph_structure(tiny_en_pt: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(
+        capsys, "-q", "translate", "--model", str(tiny_en_pt), "--src", "en", "--tgt", "pt-BR", "--segment", str(ARTICLE)
+    )
+    assert code == 0, err
+    source_layout = [bool(line.strip()) for line in ARTICLE.read_text(encoding="utf-8").splitlines()]
+    output_layout = [bool(line.strip()) for line in out.splitlines()]
+    assert output_layout == source_layout
+
+
+def test_translate_unknown_target_language(tiny_en_pt: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "translate", "--model", str(tiny_en_pt), "--src", "en", "--tgt", "xx-nope", str(ARTICLE))
+    assert code == 1
+    assert "unknown language code 'xx-nope'" in err.splitlines()[0]
