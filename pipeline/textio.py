@@ -81,6 +81,10 @@ def atomic_writer(path: str | os.PathLike[str]) -> Iterator[IO[str]]:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    # mkstemp makes 0600 files; outputs should get the usual umask-based mode.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     try:
         with io.open(fd, "w", encoding="utf-8", newline="\n") as handle:
             yield handle

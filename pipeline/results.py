@@ -1,0 +1,137 @@
+"""What a comparison of systems produced: the input of the report builders in :mod:`pipeline.report`.
+
+A system can fail as a whole (its model is missing: :attr:`SystemInfo.error`) or
+on one test set (it stopped halfway: :attr:`TestSetResult.errors`); a test set
+can be unusable (:attr:`TestSetResult.error`). The reports mark each failure and
+still show everything else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.errors import ConfigError
+from pipeline.evaluate import METRICS
+from pipeline.significance import Method, SystemStat
+
+__all__ = ["Comparison", "Speed", "SystemInfo", "SystemStat", "TestSetResult"]
+
+
+@dataclass(frozen=True)
+class SystemInfo:
+    """A system as the job configured it.
+
+    Attributes:
+        name: its name in the job, unique.
+        model: the model it loads (a Hub id or a path).
+        settings: its decoding settings (``beam``, ``max_length``...), shown as given.
+        error: why it produced nothing at all (e.g. its model is missing), or ``None``.
+    """
+
+    name: str
+    model: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Speed:
+    """How fast a system translated one test set.
+
+    Attributes:
+        segments_per_second: segments translated per second of wall time.
+        tokens_per_second: output tokens per second.
+        peak_rss_mb: the process's peak resident memory in MiB, or ``None`` if unknown.
+    """
+
+    segments_per_second: float
+    tokens_per_second: float
+    peak_rss_mb: float | None = None
+
+
+@dataclass(frozen=True)
+class TestSetResult:
+    """Every system's outputs, scores and speed on one test set in one direction.
+
+    Attributes:
+        name: the test set's name.
+        src_lang: the source language.
+        tgt_lang: the target language.
+        sources: one source segment per line.
+        references: one stream per reference (sacrebleu's shape), each as long as ``sources``.
+        hypotheses: system name -> its output lines (only the systems that produced output).
+        stats: system name -> metric -> :class:`SystemStat` (from ``compare_systems``).
+        speed: system name -> :class:`Speed`.
+        errors: system name -> why it failed on this test set (its partial output may be in ``hypotheses``).
+        error: why the test set itself cannot be used (a missing or misaligned file), or ``None``.
+    """
+
+    __test__ = False  # not a pytest test class, whatever its name says
+
+    name: str
+    src_lang: str
+    tgt_lang: str
+    sources: list[str]
+    references: list[list[str]]
+    hypotheses: dict[str, list[str]] = field(default_factory=dict)
+    stats: dict[str, dict[str, SystemStat]] = field(default_factory=dict)
+    speed: dict[str, Speed] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A job's systems compared on its test sets, against a baseline.
+
+    Attributes:
+        job: the job's name.
+        baseline: the name of the system the others are tested against.
+        systems: every system, in report order, including the failed ones.
+        testsets: one result per test set and direction.
+        metrics: the metrics to report, names from ``METRICS``.
+        method: the paired test: ``"bs"`` (bootstrap resampling) or ``"ar"`` (approximate randomization).
+        alpha: the significance level the tests used.
+
+    Raises:
+        ConfigError: the baseline is not one of the systems, or two systems share a name.
+    """
+
+    job: str
+    baseline: str
+    systems: list[SystemInfo]
+    testsets: list[TestSetResult]
+    metrics: tuple[str, ...] = METRICS
+    method: Method = "bs"
+    alpha: float = 0.05
+
+    def __post_init__(self) -> None:
+        names = [system.name for system in self.systems]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ConfigError(f"system names must be unique, got {', '.join(map(repr, duplicates))} more than once")
+        if self.baseline not in names:
+            raise ConfigError(
+                f"baseline {self.baseline!r} is not one of the systems (systems: {', '.join(names) or 'none'})"
+            )
+        unknown = [metric for metric in self.metrics if metric not in METRICS]
+        if unknown:
+            raise ConfigError(f"unknown metric {unknown[0]!r} (known: {', '.join(METRICS)})")
+
+    def system(self, name: str) -> SystemInfo:
+        """The :class:`SystemInfo` called ``name``.
+
+        Raises:
+            ConfigError: no system has that name.
+        """
+        for system in self.systems:
+            if system.name == name:
+                return system
+        raise ConfigError(f"unknown system {name!r} (systems: {', '.join(s.name for s in self.systems)})")
+
+    def problem(self, testset: TestSetResult, system: str) -> str | None:
+        """Why ``system`` has no result on ``testset`` (the test set's error first), or ``None``."""
+        if testset.error:
+            return f"test set {testset.name!r} cannot be used: {testset.error}"
+        return self.system(system).error or testset.errors.get(system)
