@@ -77,6 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a job file", formatter_class=fmt,
                          epilog="example: mtpipe run configs/article-en-pt.toml")
     run.add_argument("config", help="TOML job file")
+    _add_compare_options(run)
+
+    cmp = sub.add_parser("compare", help="compare a job's systems: scores, intervals, significance, reports",
+                         formatter_class=fmt, epilog="example: mtpipe compare configs/compare-en-pt.toml")
+    cmp.add_argument("config", help="TOML job file; its first system is the baseline")
+    _add_compare_options(cmp)
+    cmp.add_argument("--out", default=None, help="folder for report.json/.md/.html (default: the job's output folder)")
 
     models = sub.add_parser("models", help="manage built-in models", formatter_class=fmt)
     msub = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
@@ -87,6 +94,15 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--force", action="store_true", help="convert again even if the model exists")
     msub.add_parser("list", help="list built-in model names and model families")
     return parser
+
+
+def _add_compare_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("comparison (jobs with more than one system)")
+    group.add_argument("--method", choices=("bs", "ar"), default="bs",
+                       help="paired test: bootstrap resampling or approximate randomization")
+    group.add_argument("--samples", type=_positive, default=None,
+                       help="resamples / trials (default: sacrebleu's, 1000 / 10000)")
+    group.add_argument("--seed", type=_positive, default=12345, help="random seed of the resampling")
 
 
 def _positive(text: str) -> int:
@@ -215,9 +231,36 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from pipeline.jobs import run_job
 
     config = load_config(args.config)
+    if len(config.systems) > 1:
+        return _compare(args, config, out=None)
     result = run_job(config)
     _write(format_summary(result))
     log.info("outputs in %s; scores in %s", result.output_dir, result.scores_file)
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from pipeline.config import load_config
+
+    return _compare(args, load_config(args.config), out=args.out)
+
+
+def _compare(args: argparse.Namespace, config, out: str | None) -> int:  # noqa: ANN001 - a JobConfig
+    from pipeline.compare import compare_job
+    from pipeline.report import render_markdown
+
+    job, comparison, files = compare_job(
+        config, out_dir=Path(out) if out else None, method=args.method, n=args.samples, seed=args.seed
+    )
+    _write(format_summary(job))
+    _write("\n" + render_markdown(comparison))
+    log.info("reports: %s", ", ".join(str(f) for f in files))
+    failed = [f"{t.system} on {t.corpus} {t.src_lang}->{t.tgt_lang}" for t in job.tasks if t.error]
+    failed += [f"test set {name}" for name in job.corpus_errors]
+    if failed:
+        print(f"error: {len(failed)} part(s) of the comparison failed ({'; '.join(failed)}); "
+              "the reports mark them", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -227,6 +270,10 @@ def format_summary(result) -> str:  # noqa: ANN001 - a pipeline.jobs.JobResult
     header = ["corpus", "direction", "system", "segs", "seg/s", "BLEU", "chrF", "chrF++", "TER"]
     rows = [header]
     for task in result.tasks:
+        if task.error:
+            rows.append([task.corpus, f"{task.src_lang}->{task.tgt_lang}", task.system, str(task.segments),
+                         "FAILED", "-", "-", "-", "-"])
+            continue
         rate = f"{task.segments / task.seconds:.1f}" if task.seconds else "-"
         cells = [f"{task.scores[m].score:.2f}" if m in task.scores else "-" for m in metrics]
         rows.append([task.corpus, f"{task.src_lang}->{task.tgt_lang}", task.system, str(task.segments), rate, *cells])
@@ -256,5 +303,6 @@ _COMMANDS = {
     "translate": _cmd_translate,
     "evaluate": _cmd_evaluate,
     "run": _cmd_run,
+    "compare": _cmd_compare,
     "models": _cmd_models,
 }

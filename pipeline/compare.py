@@ -1,0 +1,111 @@
+"""Compare a job's systems: confidence intervals, paired significance tests, and the reports.
+
+Built on a finished :class:`pipeline.jobs.JobResult`, so every system's
+translations are computed once (by the job) and reused for every metric.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from pipeline.config import JobConfig
+from pipeline.jobs import JobResult, PreparedCorpus, run_job
+from pipeline.report import write_reports
+from pipeline.results import Comparison, Speed, SystemInfo, TestSetResult
+from pipeline.significance import Method, compare_systems
+
+__all__ = ["compare_job", "build_comparison"]
+
+log = logging.getLogger(__name__)
+_SETTINGS = ("beam", "max_length", "batch_tokens", "device", "dtype", "threads", "quantize", "family")
+
+
+def compare_job(
+    config: JobConfig, *, out_dir: Path | None = None, method: Method = "bs", n: int | None = None, seed: int = 12345
+) -> tuple[JobResult, Comparison, list[Path]]:
+    """Run a job in keep-going mode, then write ``report.json``, ``report.md`` and ``report.html``.
+
+    Args:
+        config: the job; its first system is the baseline.
+        out_dir: where the reports go (default: the job's output folder).
+        method: the paired test, ``"bs"`` (bootstrap resampling) or ``"ar"`` (approximate randomization).
+        n: resamples or trials (``None``: sacrebleu's defaults).
+        seed: the random seed of the resampling.
+
+    Returns:
+        The job's result, the comparison and the report files.
+    """
+    job = run_job(config, keep_going=True)
+    comparison = build_comparison(config, job, method=method, n=n, seed=seed)
+    return job, comparison, write_reports(comparison, out_dir or job.output_dir)
+
+
+def build_comparison(
+    config: JobConfig, job: JobResult, *, method: Method = "bs", n: int | None = None, seed: int = 12345
+) -> Comparison:
+    """Turn a job's results into a :class:`Comparison` with statistics for every test set."""
+    systems = [
+        SystemInfo(
+            name=s.name,
+            model=s.model,
+            settings={k: getattr(s, k) for k in _SETTINGS if getattr(s, k) is not None},
+            error=job.system_errors.get(s.name),
+        )
+        for s in config.systems
+    ]
+    baseline = config.systems[0].name
+    testsets: list[TestSetResult] = []
+    prepared = {c.config.name: c for c in job.corpora}
+    for corpus in config.corpora:
+        if corpus.name in job.corpus_errors:
+            for tgt in corpus.tgt_langs:
+                testsets.append(TestSetResult(corpus.name, corpus.src_lang, tgt, [], [], error=job.corpus_errors[corpus.name]))
+            continue
+        for tgt in corpus.tgt_langs:
+            testsets.append(_testset(prepared[corpus.name], tgt, job, baseline, method=method, n=n, seed=seed))
+    return Comparison(job=config.name, baseline=baseline, systems=systems, testsets=testsets, method=method)
+
+
+def _testset(
+    corpus: PreparedCorpus, tgt: str, job: JobResult, baseline: str, *, method: Method, n: int | None, seed: int
+) -> TestSetResult:
+    name, src = corpus.config.name, corpus.config.src_lang
+    tasks = [t for t in job.tasks if t.corpus == name and t.tgt_lang == tgt]
+    references = corpus.references.get(tgt)
+    if not references:
+        return TestSetResult(name, src, tgt, list(corpus.segments), [], error=f"no reference for {tgt}")
+    sources = list(corpus.segments)
+    hypotheses = {t.system: t.hypotheses for t in tasks if t.error is None}
+    if corpus.paragraph_ids is not None:
+        from pipeline.evaluate import align_document
+
+        # Score (and show) documents the way the job did: by segment, or by paragraph.
+        source_alignment = align_document(sources, corpus.paragraph_ids, references, tgt_lang=src)
+        if source_alignment.level == "paragraph":
+            sources = source_alignment.hypotheses
+            references = source_alignment.references
+            hypotheses = {
+                system: align_document(hyps, corpus.paragraph_ids, corpus.references[tgt], tgt_lang=tgt).hypotheses
+                for system, hyps in hypotheses.items()
+            }
+    stats = {}
+    if hypotheses:
+        ordered = dict(sorted(hypotheses.items(), key=lambda item: item[0] != baseline))
+        stats = compare_systems(
+            ordered, references, tgt, method=method, n=n, seed=seed, paired=baseline in hypotheses and len(ordered) > 1
+        )
+    speed = {
+        t.system: Speed(
+            segments_per_second=round(t.segments / t.seconds, 2),
+            tokens_per_second=round(t.tokens / t.seconds, 2),
+            peak_rss_mb=t.peak_rss_mb,
+        )
+        for t in tasks
+        if t.error is None and t.seconds
+    }
+    errors = {t.system: t.error for t in tasks if t.error}
+    return TestSetResult(
+        name=name, src_lang=src, tgt_lang=tgt, sources=sources, references=references,
+        hypotheses=hypotheses, stats=stats, speed=speed, errors=errors,
+    )

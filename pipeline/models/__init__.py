@@ -1,0 +1,286 @@
+"""Find and load a translation model: a built-in name, a local folder or a Hugging Face hub id.
+
+:func:`open_model` reads what is cheap (config and tokenizer) and finds the
+model's family, which is enough to check a language pair;
+:meth:`ModelInfo.load` then loads the weights. :func:`load_model` does both.
+torch and transformers are imported only when a model is opened.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import ConfigError, ModelError, PipelineError
+from pipeline.models.registry import Family, builtin_names, detect_family, get_family, resolve_builtin
+
+__all__ = ["DTYPES", "LoadedModel", "ModelInfo", "load_model", "open_model", "resolve_device", "resolve_dtype"]
+
+logger = logging.getLogger(__name__)
+
+DTYPES = ("float32", "float16", "bfloat16")
+
+# "Helsinki-NLP/opus-mt-en-de", or a legacy one-part id such as "t5-small".
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
+
+
+@dataclass
+class ModelInfo:
+    """A model's config, tokenizer and family, without its weights.
+
+    Attributes:
+        name: the name the user gave (built-in name, folder or hub id).
+        path: the local folder the files come from.
+        config: the transformers config.
+        tokenizer: the transformers tokenizer.
+        family: the model family (:mod:`pipeline.models.registry`).
+        source: what transformers loads from: the folder, or the hub id (whose
+            other files may still have to come from the hub or its cache).
+    """
+
+    name: str
+    path: str
+    config: Any
+    tokenizer: Any
+    family: Family
+    source: str
+
+    def load(self, *, device: str = "cpu", dtype: str = "float32", threads: int | None = None) -> LoadedModel:
+        """Load the weights, in eval mode on ``device``.
+
+        Args:
+            device: ``cpu``, ``cuda``, ``cuda:N`` or ``auto``.
+            dtype: one of :data:`DTYPES`.
+            threads: torch's intra-op threads (``None``: torch's default).
+
+        Raises:
+            ConfigError: a bad ``device``, ``dtype`` or ``threads``, or CUDA asked for and not available.
+            ModelError: the weights cannot be read.
+        """
+        import torch
+        from transformers import AutoModelForSeq2SeqLM
+
+        torch_device = resolve_device(device)
+        torch_dtype = resolve_dtype(dtype)
+        if threads is not None:
+            if not isinstance(threads, int) or threads < 1:
+                raise ConfigError(f"threads must be a whole number of at least 1, got {threads!r}")
+            torch.set_num_threads(threads)
+        try:
+            model = AutoModelForSeq2SeqLM.from_pretrained(self.source, dtype=torch_dtype)
+        except Exception as err:  # transformers raises OSError, ValueError, safetensors or torch errors
+            weights = _weight_files(self.path)
+            where = ", ".join(weights) if weights else f"{self.path} (no weight file found)"
+            raise ModelError(
+                f"cannot load the weights of model {self.name!r} from {where}: {_one_line(err)}",
+                hint="the file may be incomplete or corrupted: download or convert the model again",
+            ) from err
+        model.to(torch_device)
+        model.eval()
+        return LoadedModel(self.name, self.path, model, self.tokenizer, self.config, self.family)
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to translate.
+
+    Attributes:
+        name: the name the user gave.
+        path: the local folder the files come from.
+        model: the transformers seq2seq model, in eval mode.
+        tokenizer: its tokenizer.
+        config: its config.
+        family: its family.
+    """
+
+    name: str
+    path: str
+    model: Any
+    tokenizer: Any
+    config: Any
+    family: Family
+
+
+def load_model(
+    name_or_path: str,
+    *,
+    family: str | None = None,
+    device: str = "cpu",
+    dtype: str = "float32",
+    threads: int | None = None,
+) -> LoadedModel:
+    """Find a model, recognise its family and load it (:func:`open_model`, then :meth:`ModelInfo.load`).
+
+    Args:
+        name_or_path: a built-in name (``bergamot-en-pt``), a local folder, or a hub id.
+        family: the family's name, to skip detection (``marian``, ``nllb``...).
+        device: ``cpu``, ``cuda``, ``cuda:N`` or ``auto``.
+        dtype: one of :data:`DTYPES`.
+        threads: torch's intra-op threads.
+
+    Raises:
+        ConfigError: a bad ``device``, ``dtype`` or ``threads``.
+        ModelError: the model cannot be found or read, or no family recognises it.
+    """
+    resolve_device(device)
+    resolve_dtype(dtype)
+    return open_model(name_or_path, family=family).load(device=device, dtype=dtype, threads=threads)
+
+
+def open_model(name_or_path: str, *, family: str | None = None) -> ModelInfo:
+    """Find a model and read its config and tokenizer, not its weights.
+
+    Resolution order: a built-in name, then a local folder, then a Hugging Face
+    hub id, looked up the way ``huggingface_hub`` does (``HF_HOME``,
+    ``HF_HUB_OFFLINE``).
+
+    Args:
+        name_or_path: a built-in name, a local folder, or a hub id.
+        family: the family's name, to skip detection.
+
+    Raises:
+        ModelError: an unknown family; the model cannot be found or read; no family recognises it.
+    """
+    chosen = get_family(family) if family else None
+    builtin = resolve_builtin(name_or_path)
+    if builtin is not None:
+        path = source = _check_folder(Path(builtin))
+    elif Path(name_or_path).expanduser().is_dir():
+        path = source = _check_folder(Path(name_or_path).expanduser())
+    elif _HUB_ID.match(name_or_path):
+        path, source = _hub_folder(name_or_path), name_or_path
+    else:
+        raise ModelError(
+            f"model {name_or_path!r} is not a built-in name, and no such folder exists",
+            hint=f"built-in models: {', '.join(builtin_names()) or 'none'}; or a folder, or a hub id such as "
+                 "Helsinki-NLP/opus-mt-en-de",
+        )
+    from transformers import AutoConfig, AutoTokenizer
+
+    _register_auto_classes()
+    try:
+        config = AutoConfig.from_pretrained(source)
+    except Exception as err:
+        raise ModelError(f"cannot read the config of model {name_or_path!r} ({Path(path) / 'config.json'}): "
+                         f"{_one_line(err)}") from err
+    try:
+        with warnings.catch_warnings():
+            # MarianTokenizer asks for sacremoses for a normaliser that translation never calls.
+            warnings.filterwarnings("ignore", message="Recommended: pip install sacremoses")
+            tokenizer = AutoTokenizer.from_pretrained(source)
+    except Exception as err:
+        raise ModelError(
+            f"cannot load the tokenizer of model {name_or_path!r} from {path}: {_one_line(err)}",
+            hint="the folder needs the tokenizer's files (tokenizer.json, or the SentencePiece model and vocabulary)",
+        ) from err
+    found = chosen or detect_family(config, tokenizer)
+    logger.debug("model %s: %s family, from %s", name_or_path, found.name, path)
+    return ModelInfo(name_or_path, str(path), config, tokenizer, found, str(source))
+
+
+def resolve_device(device: str) -> str:
+    """The torch device for ``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (CUDA when available).
+
+    Raises:
+        ConfigError: an unknown device, or CUDA asked for and not available.
+    """
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        return device
+    match = re.fullmatch(r"cuda(?::(\d+))?", device or "")
+    if not match:
+        raise ConfigError(f"unknown device {device!r} (valid: cpu, cuda, cuda:N, auto)")
+    if not torch.cuda.is_available():
+        why = "this torch is a CPU-only build" if torch.version.cuda is None else "no CUDA GPU is visible"
+        raise ConfigError(f"device {device!r} asked for, but CUDA is not available ({why})",
+                          hint="use --device cpu, or auto to take a GPU only when there is one")
+    if match.group(1) and int(match.group(1)) >= torch.cuda.device_count():
+        raise ConfigError(f"device {device!r} does not exist ({torch.cuda.device_count()} CUDA devices)")
+    return device
+
+
+def resolve_dtype(dtype: str) -> Any:
+    """The torch dtype for one of :data:`DTYPES`.
+
+    Raises:
+        ConfigError: an unknown dtype.
+    """
+    import torch
+
+    if dtype not in DTYPES:
+        raise ConfigError(f"unknown dtype {dtype!r} (valid: {', '.join(DTYPES)})")
+    return getattr(torch, dtype)
+
+
+def _register_auto_classes() -> None:
+    # Families with their own architecture (bergamot) must be known to the Auto
+    # classes before a folder of theirs loads, whether it came by name or by path.
+    from pipeline.models.bergamot import register_auto
+
+    register_auto()
+
+
+def _check_folder(folder: Path) -> Path:
+    try:
+        files = {entry.name for entry in folder.iterdir()}
+    except OSError as err:
+        raise ModelError(f"cannot read model folder {folder}: {err.strerror or err}") from err
+    if "config.json" not in files:
+        raise ModelError(
+            f"model folder {folder} has no config.json, so it is not a Hugging Face model folder",
+            hint="save the model with save_pretrained(), or download it with `hf download <id> --local-dir <folder>`",
+        )
+    return folder
+
+
+def _hub_folder(repo_id: str) -> Path:
+    # Resolve the id to its snapshot folder through huggingface_hub, which honours
+    # HF_HOME, HF_HUB_CACHE and HF_HUB_OFFLINE, so that a miss gets a clear error
+    # here rather than a traceback from deep inside the hub client.
+    from huggingface_hub import constants, errors, hf_hub_download
+
+    try:
+        return Path(hf_hub_download(repo_id, "config.json")).parent
+    except errors.GatedRepoError as err:
+        raise ModelError(f"model {repo_id!r} is gated on the Hugging Face hub",
+                         hint=f"accept its terms on https://huggingface.co/{repo_id}, then `hf auth login`") from err
+    except errors.RepositoryNotFoundError as err:
+        raise ModelError(
+            f"model {repo_id!r} is not a built-in name, a local folder or a model on the Hugging Face hub",
+            hint=f"check the spelling; built-in models: {', '.join(builtin_names()) or 'none'}",
+        ) from err
+    except errors.RevisionNotFoundError as err:
+        raise ModelError(f"model {repo_id!r} has no such revision on the hub: {_one_line(err)}") from err
+    except (errors.LocalEntryNotFoundError, errors.OfflineModeIsEnabled) as err:
+        offline = constants.HF_HUB_OFFLINE
+        why = "the hub cannot be reached" + (" (HF_HUB_OFFLINE is set)" if offline else "")
+        raise ModelError(
+            f"model {repo_id!r} is not a local folder, is not in the local Hugging Face cache "
+            f"(HF_HOME={constants.HF_HOME}, cache {constants.HF_HUB_CACHE}) and {why}",
+            hint=(f"on a connected machine run `hf download {repo_id}` (older: `huggingface-cli download {repo_id}`) "
+                  f"and copy its HF_HOME folder here, or copy the model folder and pass its path"
+                  + ("; or unset HF_HUB_OFFLINE" if offline else "")),
+        ) from err
+    except errors.EntryNotFoundError as err:
+        raise ModelError(f"hub repository {repo_id!r} has no config.json, so it is not a transformers model") from err
+    except (errors.HfHubHTTPError, OSError) as err:
+        raise ModelError(f"cannot download model {repo_id!r} from the Hugging Face hub: {_one_line(err)}") from err
+
+
+def _weight_files(folder: str) -> list[str]:
+    names = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+    return [str(Path(folder) / name) for name in names if (Path(folder) / name).exists()]
+
+
+def _one_line(err: BaseException) -> str:
+    if isinstance(err, PipelineError):
+        return err.message
+    text = " ".join(str(err).split())
+    return f"{type(err).__name__}: {text[:300]}" if text else type(err).__name__

@@ -1,0 +1,337 @@
+"""Translate segments with a seq2seq model: stream, sort by length, batch by tokens, restore order.
+
+The :class:`Translator` opens its model lazily: the config and tokenizer
+first (enough for :meth:`Translator.check_direction`), the weights on the
+first translation. Within each chunk of the input, segments are sorted by
+length and packed into batches whose padded size stays within a token budget,
+then put back in input order. Empty lines stay empty and aligned; a segment
+too long for the model is split at clause boundaries, never truncated.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from pipeline.errors import ConfigError
+from pipeline.languages import parse_language
+from pipeline.models import LoadedModel, ModelInfo, open_model, resolve_device, resolve_dtype
+from pipeline.models.registry import Direction
+from pipeline.segment import is_unspaced, split_long
+
+__all__ = ["DEFAULT_MODEL", "Translator"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "bergamot-en-pt"
+
+# A model that declares no input limit (T5's relative positions) gets this one,
+# and none gets more: sentence-level MT models are trained on far shorter inputs.
+_DEFAULT_MAX_SOURCE = 512
+_MAX_SOURCE_CAP = 1024
+# Unless max_length is given, a segment may produce up to factor x its input
+# tokens + offset (after Marian's --max-length-factor): room for any real
+# translation, and a stop for a model caught in a repetition loop.
+_LENGTH_FACTOR = 3
+_LENGTH_OFFSET = 10
+# transformers' own default max_length, which a checkpoint without a generation
+# config inherits: far too short for translation, so it is not taken as the model's.
+_LIBRARY_MAX_LENGTH = 20
+
+
+@dataclass
+class _Item:
+    # One piece of a segment, as the model sees it.
+    segment: int  # index in the chunk
+    piece: int
+    ids: list[int]
+
+
+class Translator:
+    """Translate segments with one model.
+
+    Args:
+        model: a built-in name, a local model folder or a Hugging Face hub id.
+        family: the model family's name, to skip detection.
+        beam: beam size (1: greedy).
+        max_length: the most tokens to generate per segment (default: the
+            model's generation config, and at most 3 x the input + 10).
+        batch_tokens: budget per batch: padded batch size x longest input.
+        device: ``cpu``, ``cuda``, ``cuda:N`` or ``auto``.
+        dtype: ``float32``, ``float16`` or ``bfloat16``.
+        threads: torch's intra-op threads (``None``: torch's default).
+
+    Raises:
+        ConfigError: an option is out of range, or CUDA is asked for and not available.
+    """
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        family: str | None = None,
+        beam: int = 1,
+        max_length: int | None = None,
+        batch_tokens: int = 2048,
+        device: str = "cpu",
+        dtype: str = "float32",
+        threads: int | None = None,
+    ) -> None:
+        _check_positive("beam", beam)
+        _check_positive("batch_tokens", batch_tokens)
+        if max_length is not None:
+            _check_positive("max_length", max_length)
+        if threads is not None:
+            _check_positive("threads", threads)
+        resolve_device(device)
+        resolve_dtype(dtype)
+        self._model = model
+        self._family = family
+        self.beam = beam
+        self.max_length = max_length
+        self.batch_tokens = batch_tokens
+        self._load_options = {"device": device, "dtype": dtype, "threads": threads}
+        self._info: ModelInfo | None = None
+        self._loaded: LoadedModel | None = None
+        self._directions: dict[tuple[str, str], Direction] = {}
+        self._configured_max_length: int | None = None
+
+    @property
+    def name(self) -> str:
+        """The model's name, as given."""
+        return self._model
+
+    @property
+    def info(self) -> ModelInfo:
+        """The model's config, tokenizer and family (read on first use; no weights)."""
+        if self._info is None:
+            self._info = open_model(self._model, family=self._family)
+        return self._info
+
+    @property
+    def loaded(self) -> LoadedModel:
+        """The loaded model (its weights are read on first use)."""
+        if self._loaded is None:
+            loaded = self.info.load(**self._load_options)
+            generation = loaded.model.generation_config
+            # Each segment gets its own limit (see _generate): the config's
+            # max_length is kept as the default one, and removed so that generate()
+            # does not warn that max_new_tokens overrides it; forced_eos_token_id
+            # (Marian, mBART) would put </s> at the batch's limit, hiding a cut and
+            # making a segment's output depend on its batch.
+            self._configured_max_length = generation.max_length
+            generation.max_length = None
+            generation.forced_eos_token_id = None
+            self._loaded = loaded
+        return self._loaded
+
+    def supported_languages(self) -> list[str]:
+        """The model's own language codes (empty when the model does not name its languages)."""
+        info = self.info
+        return info.family.supported_languages(info.config, info.tokenizer)
+
+    def check_direction(self, src_lang: str, tgt_lang: str) -> Direction:
+        """How the model is asked for ``src_lang -> tgt_lang``; reads no weights.
+
+        Raises:
+            LanguageError: a code is unknown, or the model cannot translate the pair.
+            ModelError: the model cannot be found or read.
+        """
+        key = (src_lang, tgt_lang)
+        if key not in self._directions:
+            src, tgt = parse_language(src_lang), parse_language(tgt_lang)
+            info = self.info
+            self._directions[key] = info.family.direction(info.config, info.tokenizer, src, tgt)
+        return self._directions[key]
+
+    @property
+    def max_source_tokens(self) -> int:
+        """The most tokens the model takes in one segment, special tokens included."""
+        config, tokenizer = self.info.config, self.info.tokenizer
+        limits = [getattr(config, "max_position_embeddings", None), getattr(tokenizer, "model_max_length", None)]
+        # Tokenizers without a limit report a huge sentinel (int(1e30)).
+        sane = [value for value in limits if isinstance(value, int) and 0 < value < 1_000_000]
+        return min(min(sane, default=_DEFAULT_MAX_SOURCE), _MAX_SOURCE_CAP)
+
+    def count_tokens(self, text: str) -> int:
+        """How many tokens the model's tokenizer cuts ``text`` into (no special tokens, no prefix)."""
+        return len(self.info.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def translate(self, segments: Sequence[str], src_lang: str, tgt_lang: str) -> list[str]:
+        """Translate segments; one output per input, in order (empty for an empty or blank input).
+
+        All segments are sorted and batched together: for a stream, use :meth:`translate_iterable`.
+
+        Raises:
+            LanguageError: a code is unknown, or the model cannot translate the pair.
+            ModelError: the model cannot be found or loaded.
+        """
+        return list(self.translate_iterable(segments, src_lang, tgt_lang, chunk_size=max(1, len(segments))))
+
+    def translate_iterable(
+        self, segments: Iterable[str], src_lang: str, tgt_lang: str, *, chunk_size: int = 1000
+    ) -> Iterator[str]:
+        """Translate a stream: ``chunk_size`` segments at a time are sorted, batched and yielded in order.
+
+        The direction is checked at once, before anything is read or translated.
+
+        Raises:
+            ConfigError: ``chunk_size`` is below 1.
+            LanguageError: a code is unknown, or the model cannot translate the pair.
+        """
+        _check_positive("chunk_size", chunk_size)
+        direction = self.check_direction(src_lang, tgt_lang)
+        joiner = "" if is_unspaced(parse_language(tgt_lang)) else " "
+        return self._stream(iter(segments), direction, joiner, chunk_size)
+
+    def _stream(self, segments: Iterator[str], direction: Direction, joiner: str, chunk_size: int) -> Iterator[str]:
+        done = 0
+        while chunk := list(itertools.islice(segments, chunk_size)):
+            yield from self._translate_chunk(chunk, direction, joiner, done)
+            done += len(chunk)
+
+    def _translate_chunk(self, chunk: list[str], direction: Direction, joiner: str, offset: int) -> list[str]:
+        todo = [i for i, text in enumerate(chunk) if text.strip()]
+        if not todo:
+            return [""] * len(chunk)
+        for attr, value in direction.tokenizer_attrs.items():
+            setattr(self.loaded.tokenizer, attr, value)
+        encoded = self._encode([direction.prefix + chunk[i] for i in todo])
+        self._warn_unknown(todo, encoded, offset, len(chunk))
+
+        items: list[_Item] = []
+        pieces_of = {i: 1 for i in todo}
+        limit = self.max_source_tokens
+        for i, ids in zip(todo, encoded):
+            if len(ids) <= limit:
+                items.append(_Item(i, 0, ids))
+                continue
+            pieces = split_long(chunk[i], limit, lambda text: len(self._encode([direction.prefix + text])[0]))
+            logger.warning(
+                "segment %d has %d tokens, more than the %d the model takes: translated in %d pieces",
+                offset + i + 1, len(ids), limit, len(pieces),
+            )
+            pieces_of[i] = len(pieces)
+            for n, piece_ids in enumerate(self._encode([direction.prefix + piece for piece in pieces])):
+                if len(piece_ids) > limit:
+                    logger.warning("segment %d: piece %d still has %d tokens after splitting; its end is cut",
+                                   offset + i + 1, n + 1, len(piece_ids))
+                    piece_ids = piece_ids[: limit - 1] + piece_ids[-1:]
+                items.append(_Item(i, n, piece_ids))
+
+        translated: dict[tuple[int, int], str] = {}
+        cut: set[int] = set()
+        for batch in self._batches(items):
+            for item, (text, complete) in zip(batch, self._generate(batch, direction)):
+                translated[item.segment, item.piece] = text
+                if not complete:
+                    cut.add(offset + item.segment + 1)
+        if cut:
+            logger.warning(
+                "%d segments stopped at the length limit and may be cut short (raise max_length?): %s",
+                len(cut), _numbers(sorted(cut)),
+            )
+        return [
+            joiner.join(translated[i, n] for n in range(pieces_of[i])) if i in pieces_of else ""
+            for i in range(len(chunk))
+        ]
+
+    def _encode(self, texts: list[str]) -> list[list[int]]:
+        # verbose=False: no "longer than the maximum sequence length" notice; long segments are split here.
+        return self.loaded.tokenizer(texts, verbose=False)["input_ids"]
+
+    def _batches(self, items: list[_Item]) -> Iterator[list[_Item]]:
+        # Longest first, so that a budget too small for the longest input shows at once.
+        ordered = sorted(items, key=lambda item: len(item.ids), reverse=True)
+        batch: list[_Item] = []
+        for item in ordered:
+            # The first item of a batch is its longest: the padded size is (n + 1) x that.
+            if batch and (len(batch) + 1) * len(batch[0].ids) > self.batch_tokens:
+                yield batch
+                batch = []
+            batch.append(item)
+        if batch:
+            yield batch
+
+    def _generate(self, batch: list[_Item], direction: Direction) -> list[tuple[str, bool]]:
+        # Each item's translation, and whether it ended with </s> within its limit.
+        import torch
+
+        loaded = self.loaded
+        tokenizer, model = loaded.tokenizer, loaded.model
+        width = len(batch[0].ids)
+        input_ids = torch.full((len(batch), width), tokenizer.pad_token_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, item in enumerate(batch):
+            input_ids[row, : len(item.ids)] = torch.tensor(item.ids)
+            attention_mask[row, : len(item.ids)] = 1
+        # Each segment has its own limit, applied below, so that its translation
+        # does not depend on the batch it happened to be in.
+        limits = [self._max_new_tokens(len(item.ids)) for item in batch]
+        with torch.inference_mode():
+            output = model.generate(
+                input_ids=input_ids.to(model.device),
+                attention_mask=attention_mask.to(model.device),
+                num_beams=self.beam,
+                do_sample=False,
+                max_new_tokens=max(limits),
+                **direction.generate_kwargs,
+            )
+        eos = model.generation_config.eos_token_id
+        eos_ids = set(eos if isinstance(eos, list) else [eos])
+        # M2M100Tokenizer (transformers 5) does not count its language tokens as
+        # special, so decode() would keep the forced "__pt__": drop it here.
+        drop = set(tokenizer.all_special_ids) | {direction.generate_kwargs.get("forced_bos_token_id")}
+        kept, complete = [], []
+        for row, limit in zip(output.tolist(), limits):
+            new = row[1 : 1 + limit]  # row[0] is the decoder's start token
+            end = next((n for n, token in enumerate(new) if token in eos_ids), None)
+            complete.append(end is not None)
+            kept.append([token for token in new[:end] if token not in drop])
+        texts = tokenizer.batch_decode(kept, skip_special_tokens=True)
+        return [(text.strip(), done) for text, done in zip(texts, complete)]
+
+    def _max_new_tokens(self, input_length: int) -> int:
+        if self.max_length is not None:
+            wanted = self.max_length
+        else:
+            # generation_config.max_length counts the decoder's start token.
+            configured = (self._configured_max_length or 0) - 1
+            limit = configured if configured >= _LIBRARY_MAX_LENGTH else self.max_source_tokens
+            wanted = min(limit, math.ceil(_LENGTH_FACTOR * input_length) + _LENGTH_OFFSET)
+        # Fixed or learned position tables end at their size.
+        positions = getattr(self.info.config, "max_position_embeddings", None)
+        if isinstance(positions, int) and positions > 1:
+            wanted = min(wanted, positions - 1)
+        return wanted
+
+    def _warn_unknown(self, todo: list[int], encoded: list[list[int]], offset: int, total: int) -> None:
+        tokenizer = self.loaded.tokenizer
+        unk, special = tokenizer.unk_token_id, set(tokenizer.all_special_ids) - {tokenizer.unk_token_id}
+        if unk is None:
+            return
+        mostly_unknown = []
+        for i, ids in zip(todo, encoded):
+            pieces = [token for token in ids if token not in special]
+            unknown = pieces.count(unk)
+            if unknown >= 3 or 3 * unknown > len(pieces):
+                mostly_unknown.append(offset + i + 1)
+        if mostly_unknown:
+            logger.warning(
+                "%d of %d segments are mostly <unk> pieces for this model (emoji, other scripts?): %s",
+                len(mostly_unknown), total, _numbers(mostly_unknown),
+            )
+
+
+def _numbers(segments: list[int], limit: int = 10) -> str:
+    # Segment numbers for a log line: the first few.
+    more = f" ... ({len(segments)} in all)" if len(segments) > limit else ""
+    return ", ".join(map(str, segments[:limit])) + more
+
+
+def _check_positive(name: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{name} must be a whole number of at least 1, got {value!r}")

@@ -1,0 +1,43 @@
+"""Shared fixtures: tiny real models of every family, built once per test session."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import tinymodels
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """``tiny_model(kind)``: the folder of a tiny model (``tinymodels.BUILDERS``), built on first use."""
+    root = tmp_path_factory.mktemp("tinymodels")
+    built: dict[str, Path] = {}
+
+    def get(kind: str) -> Path:
+        if kind not in built:
+            built[kind] = tinymodels.BUILDERS[kind](root / kind)
+        return built[kind]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def tiny_translator(tiny_model: Callable[[str], Path]) -> Callable[[str], object]:
+    """``tiny_translator(kind)``: a shared ``Translator`` for a tiny model, with short outputs (``max_length=8``).
+
+    Random weights rarely produce ``</s>``, so outputs run to the length limit;
+    a short one keeps tests fast. Tests that need other options build their own.
+    """
+    from pipeline.translate import Translator
+
+    translators: dict[str, Translator] = {}
+
+    def get(kind: str) -> Translator:
+        if kind not in translators:
+            translators[kind] = Translator(str(tiny_model(kind)), max_length=8)
+        return translators[kind]
+
+    return get

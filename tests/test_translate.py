@@ -1,0 +1,240 @@
+"""The Translator, on tiny real models: batching, order, empty lines, long segments, warnings."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+
+import pytest
+import sentencepiece as spm
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tinymodels
+from pipeline import translate as translate_module
+from pipeline.cli import DEFAULT_MODEL as CLI_DEFAULT_MODEL
+from pipeline.errors import ConfigError, LanguageError, ModelError
+from pipeline.models import ModelInfo
+from pipeline.segment import split_long
+from pipeline.translate import DEFAULT_MODEL, Translator
+
+WORDS = " ".join(tinymodels.corpus_lines(per_language=20)).split()
+
+
+def test_default_model() -> None:
+    assert DEFAULT_MODEL == CLI_DEFAULT_MODEL == "bergamot-en-pt"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        pytest.param({"beam": 0}, "beam must be a whole number of at least 1, got 0", id="beam"),
+        pytest.param({"batch_tokens": 0}, "batch_tokens must be a whole number of at least 1, got 0",
+                     id="batch_tokens"),
+        pytest.param({"max_length": -1}, "max_length must be a whole number of at least 1, got -1", id="max_length"),
+        pytest.param({"threads": 1.5}, "threads must be a whole number of at least 1, got 1.5", id="threads"),
+        pytest.param({"dtype": "half"}, r"unknown dtype 'half' \(valid: float32, float16, bfloat16\)", id="dtype"),
+        pytest.param({"device": "gpu"}, r"unknown device 'gpu'", id="device"),
+    ],
+)
+def test_bad_options_fail_before_any_loading(options: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Translator("no-such-model", **options)
+
+
+def test_check_direction_reads_no_weights(tiny_model, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("weights loaded")
+
+    monkeypatch.setattr(ModelInfo, "load", refuse)
+    translator = Translator(str(tiny_model("nllb")))
+    direction = translator.check_direction("en", "pt-BR")
+    assert (direction.src_code, direction.tgt_code) == ("eng_Latn", "por_Latn")
+    assert "por_Latn" in translator.supported_languages()
+    assert translator.max_source_tokens == tinymodels.MAX_POSITIONS
+    with pytest.raises(LanguageError, match=r"cannot translate into 'tlh'"):
+        translator.check_direction("en", "tlh")
+    with pytest.raises(LanguageError, match=r"unknown language code 'xx-nope'"):
+        translator.check_direction("xx-nope", "pt")
+
+
+def test_translate_iterable_checks_the_direction_at_once(tiny_translator) -> None:
+    def never() -> Iterator[str]:
+        raise AssertionError("input read")
+        yield ""
+
+    with pytest.raises(LanguageError, match="cannot translate into 'fr'"):
+        tiny_translator("marian").translate_iterable(never(), "en", "fr")
+    with pytest.raises(ConfigError, match="chunk_size must be"):
+        tiny_translator("marian").translate_iterable([], "en", "de", chunk_size=0)
+
+
+def test_model_not_found_when_translating() -> None:
+    with pytest.raises(ModelError, match="no such folder"):
+        Translator("./no/such/model").check_direction("en", "pt")
+
+
+def test_max_source_tokens(tiny_translator) -> None:
+    assert tiny_translator("marian").max_source_tokens == tinymodels.MAX_POSITIONS
+    # T5 has relative positions and its tokenizer names no limit: the default.
+    assert tiny_translator("t5").max_source_tokens == translate_module._DEFAULT_MAX_SOURCE
+
+
+def test_count_tokens_is_the_sentencepiece_count(tiny_translator, tiny_model) -> None:
+    processor = spm.SentencePieceProcessor(model_file=str(tiny_model("marian") / "source.spm"))
+    for text in ("Hello world.", "Machine translation keeps improving, slowly.", ""):
+        assert tiny_translator("marian").count_tokens(text) == len(processor.encode(text))
+
+
+@pytest.mark.parametrize(
+    ("kind", "tgt"),
+    [
+        pytest.param("marian", "de", id="marian"),
+        pytest.param("marian-multi", "pt-BR", id="marian-multi"),
+        pytest.param("nllb", "pt-BR", id="nllb"),
+        pytest.param("m2m100", "pt-BR", id="m2m100"),
+        pytest.param("mbart", "pt-BR", id="mbart"),
+        pytest.param("t5", "de", id="t5"),
+        pytest.param("madlad", "pt-BR", id="madlad"),
+    ],
+)
+def test_every_family_translates_and_keeps_empty_lines(kind: str, tgt: str, tiny_translator) -> None:
+    translator = tiny_translator(kind)
+    segments = ["Hello world.", "", "   ", "The article is about machine translation.", "\t"]
+    out = translator.translate(segments, "en", tgt)
+    assert len(out) == len(segments)
+    assert out[1] == out[2] == out[4] == ""
+    assert out[0] == translator.translate(["Hello world."], "en", tgt)[0]
+    assert out[3] == translator.translate(["The article is about machine translation."], "en", tgt)[0]
+    # The forced target-language token does not lead the text (M2M100Tokenizer does not count it as special).
+    assert not any(text.startswith(("__pt__", "por_Latn", "pt_XX")) for text in out)
+
+
+def test_blank_lines_never_reach_the_model(tiny_model, monkeypatch: pytest.MonkeyPatch) -> None:
+    translator = Translator(str(tiny_model("marian")), max_length=4)
+    rows: list[int] = []
+    generate = translator.loaded.model.generate
+
+    def spy(**kwargs: object):
+        rows.append(kwargs["input_ids"].shape[0])
+        return generate(**kwargs)
+
+    monkeypatch.setattr(translator.loaded.model, "generate", spy)
+    assert translator.translate(["", " ", "\n", ""], "en", "de") == ["", "", "", ""]
+    assert rows == []
+    translator.translate(["a", "", "b c d", " "], "en", "de")
+    assert sum(rows) == 2
+
+
+texts = st.lists(
+    st.one_of(
+        st.just(""),
+        st.just("  "),
+        st.lists(st.sampled_from(WORDS), min_size=1, max_size=14).map(" ".join),
+    ),
+    max_size=8,
+)
+
+
+@pytest.fixture(scope="module")
+def short_translators(tiny_model) -> Callable[[str], tuple[Translator, dict[str, str]]]:
+    """A Translator with short outputs per tiny model, and a cache of each segment translated alone."""
+    made: dict[str, tuple[Translator, dict[str, str]]] = {}
+
+    def get(kind: str) -> tuple[Translator, dict[str, str]]:
+        if kind not in made:
+            made[kind] = (Translator(str(tiny_model(kind)), max_length=6), {})
+        return made[kind]
+
+    return get
+
+
+@pytest.mark.parametrize(("kind", "tgt"), [pytest.param("marian-multi", "pt-BR", id="marian"),
+                                           pytest.param("nllb", "pt-BR", id="nllb")])
+@settings(max_examples=20, deadline=None)
+@given(segments=texts, batch_tokens=st.integers(min_value=1, max_value=400))
+def test_batching_keeps_order_and_count(kind: str, tgt: str, segments: list[str], batch_tokens: int,
+                                        short_translators) -> None:
+    # Whatever the batches, each segment gets the translation it gets alone, in its place.
+    translator, alone = short_translators(kind)
+    translator.batch_tokens = batch_tokens
+    out = translator.translate(segments, "en", tgt)
+    translator.batch_tokens = 1
+    for text in segments:
+        if text not in alone:
+            alone[text] = translator.translate([text], "en", tgt)[0]
+    assert out == [alone[text] for text in segments]
+    assert all(out[i] == "" for i, text in enumerate(segments) if not text.strip())
+
+
+def test_default_length_limit_is_per_segment(tiny_model) -> None:
+    # Without max_length each segment may grow to 3 x its input + 10 tokens,
+    # whatever else is in its batch, and no forced </s> hides a cut.
+    segments = ["Hello.", "The cat sat on the mat and looked at the door.", "Yes.", "A longer line about the report."]
+    translator = Translator(str(tiny_model("marian-multi")), batch_tokens=1)
+    alone = translator.translate(segments, "en", "pt")
+    translator.batch_tokens = 10_000
+    assert translator.translate(segments, "en", "pt") == alone
+
+
+def test_translate_iterable_streams_in_chunks(tiny_model) -> None:
+    translator = Translator(str(tiny_model("marian")), max_length=4)
+    segments = ["Hello world.", "", "Good morning.", "The report.", "Yes.", "", "No."]
+    read: list[int] = []
+
+    def source() -> Iterator[str]:
+        for number, text in enumerate(segments):
+            read.append(number)
+            yield text
+
+    stream = translator.translate_iterable(source(), "en", "de", chunk_size=3)
+    assert read == []
+    first = next(stream)
+    assert read == [0, 1, 2]  # one chunk read, not the whole input
+    assert [first, *stream] == translator.translate(segments, "en", "de")
+
+
+@pytest.mark.parametrize(
+    ("kind", "tgt", "joiner"),
+    [pytest.param("marian", "de", " ", id="spaced"), pytest.param("nllb", "zh-Hans", "", id="unspaced-target")],
+)
+def test_long_segments_are_split_not_truncated(kind: str, tgt: str, joiner: str, tiny_model,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    translator = Translator(str(tiny_model(kind)), max_length=4)
+    long = " ".join(tinymodels.corpus_lines()[:3])  # far more than 64 tokens
+    direction = translator.check_direction("en", tgt)
+    tokenizer = translator.loaded.tokenizer
+    for attr, value in direction.tokenizer_attrs.items():
+        setattr(tokenizer, attr, value)
+    tokens = len(tokenizer(direction.prefix + long)["input_ids"])
+    assert tokens > translator.max_source_tokens
+    with caplog.at_level(logging.WARNING, logger="pipeline.translate"):
+        out = translator.translate(["Hello.", long], "en", tgt)
+    pieces = split_long(long, translator.max_source_tokens,
+                        lambda text: len(tokenizer(direction.prefix + text)["input_ids"]))
+    assert len(pieces) > 1
+    assert out[1] == joiner.join(translator.translate(pieces, "en", tgt))
+    assert (f"segment 2 has {tokens} tokens, more than the {tinymodels.MAX_POSITIONS} the model takes: "
+            f"translated in {len(pieces)} pieces") in caplog.messages
+
+
+def test_unknown_pieces_warning(tiny_translator, caplog: pytest.LogCaptureFixture) -> None:
+    segments = ["Hello world.", "😀 🎉 😀 🎉", "", "The report. 😀", "🙂🙃 ☃ ☄"]
+    with caplog.at_level(logging.WARNING, logger="pipeline.translate"):
+        tiny_translator("nllb").translate(segments, "en", "pt")
+    assert ("2 of 5 segments are mostly <unk> pieces for this model (emoji, other scripts?): 2, 5"
+            in caplog.messages)
+
+
+def test_length_limit_warning(tiny_model, caplog: pytest.LogCaptureFixture) -> None:
+    translator = Translator(str(tiny_model("marian-multi")), max_length=1)
+    with caplog.at_level(logging.WARNING, logger="pipeline.translate"):
+        out = translator.translate(["Hello world.", "", "The report is long."], "en", "pt")
+    assert len(out) == 3
+    assert "2 segments stopped at the length limit and may be cut short (raise max_length?): 1, 3" in caplog.messages
+
+
+def test_beam_search_and_bfloat16(tiny_model) -> None:
+    translator = Translator(str(tiny_model("nllb")), beam=3, max_length=5, dtype="bfloat16")
+    out = translator.translate(["Hello world.", "", "Good morning."], "en", "de")
+    assert len(out) == 3 and out[1] == ""
