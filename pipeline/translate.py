@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from pipeline.errors import ConfigError
 from pipeline.languages import parse_language
-from pipeline.models import LoadedModel, ModelInfo, open_model, resolve_device, resolve_dtype
+from pipeline.models import LoadedModel, ModelInfo, check_quantize, open_model, resolve_device, resolve_dtype
 from pipeline.models.registry import Direction
 from pipeline.segment import is_unspaced, split_long
 
@@ -63,6 +63,8 @@ class Translator:
         device: ``cpu``, ``cuda``, ``cuda:N`` or ``auto``.
         dtype: ``float32``, ``float16`` or ``bfloat16``.
         threads: torch's intra-op threads (``None``: torch's default).
+        quantize: ``int8`` for dynamic int8 quantization of the linear layers
+            (CPU and float32 only), or ``None``.
 
     Raises:
         ConfigError: an option is out of range, or CUDA is asked for and not available.
@@ -79,6 +81,7 @@ class Translator:
         device: str = "cpu",
         dtype: str = "float32",
         threads: int | None = None,
+        quantize: str | None = None,
     ) -> None:
         _check_positive("beam", beam)
         _check_positive("batch_tokens", batch_tokens)
@@ -86,14 +89,14 @@ class Translator:
             _check_positive("max_length", max_length)
         if threads is not None:
             _check_positive("threads", threads)
-        resolve_device(device)
         resolve_dtype(dtype)
+        check_quantize(quantize, resolve_device(device), dtype)
         self._model = model
         self._family = family
         self.beam = beam
         self.max_length = max_length
         self.batch_tokens = batch_tokens
-        self._load_options = {"device": device, "dtype": dtype, "threads": threads}
+        self._load_options = {"device": device, "dtype": dtype, "threads": threads, "quantize": quantize}
         self._info: ModelInfo | None = None
         self._loaded: LoadedModel | None = None
         self._directions: dict[tuple[str, str], Direction] = {}

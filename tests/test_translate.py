@@ -35,6 +35,9 @@ def test_default_model() -> None:
         pytest.param({"threads": 1.5}, "threads must be a whole number of at least 1, got 1.5", id="threads"),
         pytest.param({"dtype": "half"}, r"unknown dtype 'half' \(valid: float32, float16, bfloat16\)", id="dtype"),
         pytest.param({"device": "gpu"}, r"unknown device 'gpu'", id="device"),
+        pytest.param({"quantize": "int4"}, r"unknown quantize 'int4' \(valid: int8, or none\)", id="quantize"),
+        pytest.param({"quantize": "int8", "dtype": "bfloat16"},
+                     "quantize 'int8' needs device cpu and dtype float32, not cpu and bfloat16", id="quantize-dtype"),
     ],
 )
 def test_bad_options_fail_before_any_loading(options: dict[str, object], message: str) -> None:
@@ -232,6 +235,15 @@ def test_length_limit_warning(tiny_model, caplog: pytest.LogCaptureFixture) -> N
         out = translator.translate(["Hello world.", "", "The report is long."], "en", "pt")
     assert len(out) == 3
     assert "2 segments stopped at the length limit and may be cut short (raise max_length?): 1, 3" in caplog.messages
+
+
+@pytest.mark.filterwarnings("ignore:torch.ao.quantization is deprecated:DeprecationWarning",
+                            "ignore:torch.quantize_per_tensor:UserWarning")
+def test_int8_quantization(tiny_model) -> None:
+    translator = Translator(str(tiny_model("marian")), quantize="int8", max_length=4)
+    out = translator.translate(["Hello world.", ""], "en", "de")
+    assert len(out) == 2 and out[1] == ""
+    assert "quantized" in type(translator.loaded.model.model.encoder.layers[0].fc1).__module__
 
 
 def test_beam_search_and_bfloat16(tiny_model) -> None:

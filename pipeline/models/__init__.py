@@ -18,11 +18,22 @@ from typing import Any
 from pipeline.errors import ConfigError, ModelError, PipelineError
 from pipeline.models.registry import Family, builtin_names, detect_family, get_family, resolve_builtin
 
-__all__ = ["DTYPES", "LoadedModel", "ModelInfo", "load_model", "open_model", "resolve_device", "resolve_dtype"]
+__all__ = [
+    "DTYPES",
+    "QUANTIZE",
+    "LoadedModel",
+    "ModelInfo",
+    "check_quantize",
+    "load_model",
+    "open_model",
+    "resolve_device",
+    "resolve_dtype",
+]
 
 logger = logging.getLogger(__name__)
 
 DTYPES = ("float32", "float16", "bfloat16")
+QUANTIZE = ("int8",)
 
 # "Helsinki-NLP/opus-mt-en-de", or a legacy one-part id such as "t5-small".
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
@@ -49,16 +60,19 @@ class ModelInfo:
     family: Family
     source: str
 
-    def load(self, *, device: str = "cpu", dtype: str = "float32", threads: int | None = None) -> LoadedModel:
+    def load(
+        self, *, device: str = "cpu", dtype: str = "float32", threads: int | None = None, quantize: str | None = None
+    ) -> LoadedModel:
         """Load the weights, in eval mode on ``device``.
 
         Args:
             device: ``cpu``, ``cuda``, ``cuda:N`` or ``auto``.
             dtype: one of :data:`DTYPES`.
             threads: torch's intra-op threads (``None``: torch's default).
+            quantize: ``int8``: dynamic int8 quantization of the linear layers (CPU, float32 only).
 
         Raises:
-            ConfigError: a bad ``device``, ``dtype`` or ``threads``, or CUDA asked for and not available.
+            ConfigError: a bad ``device``, ``dtype``, ``threads`` or ``quantize``, or CUDA asked for and not available.
             ModelError: the weights cannot be read.
         """
         import torch
@@ -66,6 +80,7 @@ class ModelInfo:
 
         torch_device = resolve_device(device)
         torch_dtype = resolve_dtype(dtype)
+        check_quantize(quantize, torch_device, dtype)
         if threads is not None:
             if not isinstance(threads, int) or threads < 1:
                 raise ConfigError(f"threads must be a whole number of at least 1, got {threads!r}")
@@ -81,6 +96,8 @@ class ModelInfo:
             ) from err
         model.to(torch_device)
         model.eval()
+        if quantize == "int8":
+            model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
         return LoadedModel(self.name, self.path, model, self.tokenizer, self.config, self.family)
 
 
@@ -112,6 +129,7 @@ def load_model(
     device: str = "cpu",
     dtype: str = "float32",
     threads: int | None = None,
+    quantize: str | None = None,
 ) -> LoadedModel:
     """Find a model, recognise its family and load it (:func:`open_model`, then :meth:`ModelInfo.load`).
 
@@ -121,14 +139,15 @@ def load_model(
         device: ``cpu``, ``cuda``, ``cuda:N`` or ``auto``.
         dtype: one of :data:`DTYPES`.
         threads: torch's intra-op threads.
+        quantize: ``None``, or ``int8`` for dynamic int8 quantization of the linear layers (CPU, float32).
 
     Raises:
-        ConfigError: a bad ``device``, ``dtype`` or ``threads``.
+        ConfigError: a bad ``device``, ``dtype``, ``threads`` or ``quantize``.
         ModelError: the model cannot be found or read, or no family recognises it.
     """
-    resolve_device(device)
     resolve_dtype(dtype)
-    return open_model(name_or_path, family=family).load(device=device, dtype=dtype, threads=threads)
+    check_quantize(quantize, resolve_device(device), dtype)
+    return open_model(name_or_path, family=family).load(device=device, dtype=dtype, threads=threads, quantize=quantize)
 
 
 def open_model(name_or_path: str, *, family: str | None = None) -> ModelInfo:
@@ -159,9 +178,9 @@ def open_model(name_or_path: str, *, family: str | None = None) -> ModelInfo:
             hint=f"built-in models: {', '.join(builtin_names()) or 'none'}; or a folder, or a hub id such as "
                  "Helsinki-NLP/opus-mt-en-de",
         )
+    # (``import pipeline`` has registered the bergamot architecture with the Auto classes.)
     from transformers import AutoConfig, AutoTokenizer
 
-    _register_auto_classes()
     try:
         config = AutoConfig.from_pretrained(source)
     except Exception as err:
@@ -219,12 +238,20 @@ def resolve_dtype(dtype: str) -> Any:
     return getattr(torch, dtype)
 
 
-def _register_auto_classes() -> None:
-    # Families with their own architecture (bergamot) must be known to the Auto
-    # classes before a folder of theirs loads, whether it came by name or by path.
-    from pipeline.models.bergamot import register_auto
+def check_quantize(quantize: str | None, device: str, dtype: str) -> None:
+    """Check a ``quantize`` option against the resolved device and the dtype.
 
-    register_auto()
+    Raises:
+        ConfigError: an unknown value, or int8 asked for on a GPU or with a dtype other than float32.
+    """
+    if quantize is None:
+        return
+    if quantize not in QUANTIZE:
+        raise ConfigError(f"unknown quantize {quantize!r} (valid: {', '.join(QUANTIZE)}, or none)")
+    # torch's dynamic quantization has CPU kernels only, and quantizes float32 weights.
+    if device != "cpu" or dtype != "float32":
+        raise ConfigError(f"quantize {quantize!r} needs device cpu and dtype float32, not {device} and {dtype}",
+                          hint="drop quantize, or use --device cpu --dtype float32")
 
 
 def _check_folder(folder: Path) -> Path:
