@@ -154,13 +154,8 @@ def _setup_logging(args: argparse.Namespace) -> None:
     log.propagate = False
     if not args.verbose:
         # transformers' own advice and deprecation chatter is noise for a user of mtpipe.
+        # Read by transformers when it is imported; importing it here would cost seconds.
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-        try:
-            from transformers.utils import logging as hf_logging
-
-            hf_logging.set_verbosity_error()
-        except ImportError:
-            pass
 
 
 def _write(text: str) -> None:
@@ -185,26 +180,28 @@ def _cmd_segment(args: argparse.Namespace) -> int:
 
 
 def _cmd_translate(args: argparse.Namespace) -> int:
+    from pipeline.languages import parse_language
     from pipeline.textio import read_lines, read_text
-    from pipeline.translate import Translator
+
+    # Cheap checks first: the input, the language codes and the direction, before the model loads.
+    parse_language(args.src), parse_language(args.tgt)
+    text = read_text(args.file) if args.segment else None
+    lines = None if args.segment else read_lines(args.file)
+    from pipeline.translate import Translator  # torch and transformers: seconds to import
 
     translator = Translator(
         args.model, family=args.family, beam=args.beam, max_length=args.max_length,
         batch_tokens=args.batch_tokens, device=args.device, dtype=args.dtype, threads=args.threads,
     )
-    # Cheap checks first: the input and the direction, before the model translates anything.
-    if args.segment:
+    translator.check_direction(args.src, args.tgt)
+    if text is not None:
         from pipeline.segment import Segmenter
 
-        text = read_text(args.file)
-        translator.check_direction(args.src, args.tgt)
         document = Segmenter(args.src).segment(text)
         translations = translator.translate(document.texts, args.src, args.tgt)
         result = document.rebuild(translations, tgt_lang=args.tgt)
         _write(result if result.endswith("\n") else result + "\n")
         return 0
-    lines = read_lines(args.file)
-    translator.check_direction(args.src, args.tgt)
     translations = translator.translate(lines, args.src, args.tgt)
     _write("".join(line.replace("\n", " ") + "\n" for line in translations))
     return 0
