@@ -156,6 +156,7 @@ def _setup_logging(args: argparse.Namespace) -> None:
         # transformers' own advice and deprecation chatter is noise for a user of mtpipe.
         # Read by transformers when it is imported; importing it here would cost seconds.
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # transformers' "Loading weights" bar too
 
 
 def _write(text: str) -> None:
