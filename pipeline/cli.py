@@ -157,6 +157,11 @@ def _setup_logging(args: argparse.Namespace) -> None:
         # Read by transformers when it is imported; importing it here would cost seconds.
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # transformers' "Loading weights" bar too
+        if "transformers" in sys.modules:  # imported already (main() called from Python): tell it directly
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.set_verbosity_error()
+            hf_logging.disable_progress_bar()
 
 
 def _write(text: str) -> None:

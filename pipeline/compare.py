@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from pipeline.config import JobConfig
+from pipeline.config import JobConfig, SystemConfig
 from pipeline.jobs import JobResult, PreparedCorpus, run_job
+from pipeline.native import NATIVE_MODEL, NativeTranslator
 from pipeline.report import write_reports
 from pipeline.results import Comparison, Speed, SystemInfo, TestSetResult
 from pipeline.significance import Method, compare_systems
@@ -49,7 +50,7 @@ def build_comparison(
         SystemInfo(
             name=s.name,
             model=s.model,
-            settings={k: getattr(s, k) for k in _SETTINGS if getattr(s, k) is not None},
+            settings=_settings(s),
             error=job.system_errors.get(s.name),
         )
         for s in config.systems
@@ -65,6 +66,12 @@ def build_comparison(
         for tgt in corpus.tgt_langs:
             testsets.append(_testset(prepared[corpus.name], tgt, job, baseline, method=method, n=n, seed=seed))
     return Comparison(job=config.name, baseline=baseline, systems=systems, testsets=testsets, method=method)
+
+
+def _settings(system: SystemConfig) -> dict[str, object]:
+    if system.model == NATIVE_MODEL:  # the native engine takes no decoding settings but its threads
+        return {"threads": system.threads or NativeTranslator().threads}
+    return {k: getattr(system, k) for k in _SETTINGS if getattr(system, k) is not None}
 
 
 def _testset(

@@ -212,7 +212,7 @@ def run_job(config: JobConfig, *, keep_going: bool = False) -> JobResult:
             if not keep_going:
                 raise
             corpus_errors[corpus.name] = str(err)
-            log.error("corpus %s: %s", corpus.name, err)
+            log.warning("corpus %s: %s", corpus.name, err)
 
     translators: dict[str, Any] = {}
     system_errors: dict[str, str] = {}
@@ -223,7 +223,7 @@ def run_job(config: JobConfig, *, keep_going: bool = False) -> JobResult:
             if not keep_going:
                 raise
             system_errors[system.name] = str(err)
-            log.error("%s", err)
+            log.warning("%s", err)
 
     out_dir = config.output_dir
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -241,12 +241,12 @@ def run_job(config: JobConfig, *, keep_going: bool = False) -> JobResult:
                 except PipelineError as err:
                     if not keep_going:
                         raise
-                    log.error("system %s on %s: %s", system.name, corpus.config.name, err)
+                    log.warning("system %s on %s: %s", system.name, corpus.config.name, err)
                     tasks.append(_failed(system, corpus, tgt, str(err)))
                 except Exception as err:  # a system that fails halfway must not sink the comparison
                     if not keep_going:
                         raise
-                    log.exception("system %s failed on %s", system.name, corpus.config.name)
+                    log.warning("system %s failed on %s", system.name, corpus.config.name, exc_info=True)
                     tasks.append(_failed(system, corpus, tgt, f"{type(err).__name__}: {err}"))
         del translator  # one model in memory at a time
         gc.collect()

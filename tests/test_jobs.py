@@ -145,3 +145,59 @@ def test_translate_unknown_target_language(tiny_en_pt: Path, capsys: pytest.Capt
     code, _, err = run(capsys, "translate", "--model", str(tiny_en_pt), "--src", "en", "--tgt", "xx-nope", str(ARTICLE))
     assert code == 1
     assert "unknown language code 'xx-nope'" in err.splitlines()[0]
+
+
+def test_compare_reports_every_system_and_marks_failures(
+    tmp_path: Path, tiny_en_pt: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    short = tmp_path / "short.txt"
+    short.write_text("one line\n", encoding="utf-8")
+    config = tmp_path / "cmp.toml"
+    config.write_text(
+        f"""
+[[corpora]]
+name = "article"
+source = "{ARTICLE}"
+src_lang = "en"
+segment = true
+references = {{ "pt-BR" = "{REF_PT}" }}
+
+[[corpora]]
+name = "misaligned"
+source = "{REF_PT}"
+src_lang = "en"
+references = {{ "pt-BR" = "{short}" }}
+
+[[systems]]
+name = "greedy"
+model = "{tiny_en_pt}"
+
+[[systems]]
+name = "missing"
+model = "./no-such-model"
+
+[[systems]]
+name = "beam2"
+model = "{tiny_en_pt}"
+beam = 2
+""",
+        encoding="utf-8",
+    )
+    code, out, err = run(capsys, "-q", "compare", str(config), "--samples", "100")
+    assert code == 1
+    assert err.startswith("error: ") and len(err.splitlines()) == 1
+    assert "2 part(s) of the comparison failed (missing on article en->pt-BR; test set misaligned)" in err
+    runs = tmp_path / "runs" / "cmp"
+    report = json.loads((runs / "report.json").read_text(encoding="utf-8"))
+    assert report["schema_version"] == 1
+    assert (runs / "report.md").is_file() and (runs / "report.html").is_file()
+    text = json.dumps(report)
+    assert "no such folder exists" in text  # the missing model is named in the report
+    assert "misaligned" in text and "1 line" in text  # the bad test set is marked
+    # The two working systems are scored, with intervals and a test against the baseline.
+    markdown = (runs / "report.md").read_text(encoding="utf-8")
+    assert "greedy (baseline)" in markdown and "beam2" in markdown
+    assert "| missing |" in markdown
+    rows = [line.split() for line in out.splitlines()]
+    assert ["article", "en->pt-BR", "missing", "19", "FAILED", "-", "-", "-", "-"] in rows
+    assert any(row[:4] == ["article", "en->pt-BR", "beam2", "19"] and row[4] != "FAILED" for row in rows)

@@ -97,7 +97,13 @@ class ModelInfo:
         model.to(torch_device)
         model.eval()
         if quantize == "int8":
-            model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+            # torch 2.13 marks torch.ao.quantization deprecated (in favour of torchao, not a
+            # dependency here); the API still works and is tested, so the notice is noise.
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.ao")
+                warnings.filterwarnings("ignore", message=r".*torch\.quantize_per_tensor")
+                warnings.filterwarnings("ignore", message=r"torch\.ao\.quantization is deprecated")
+                model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
         return LoadedModel(self.name, self.path, model, self.tokenizer, self.config, self.family)
 
 
