@@ -185,8 +185,8 @@ def test_bleu_tokenizer_for_language(code: str, tokenizer: str) -> None:
 @pytest.mark.parametrize(("code", "asian"), [("zh-Hans", True), ("ja", True), ("ko", False), ("en", False)])
 def test_ter_asian_support(code: str, asian: bool) -> None:
     sig = score_corpus(["a b c d"], [["a b c d"]], code, metrics=("ter",))["ter"].signature
-    assert (f"|norm:yes|punct:yes|asian:yes|" in sig) is asian
-    assert (f"|norm:no|punct:yes|asian:no|" in sig) is not asian
+    assert ("|norm:yes|punct:yes|asian:yes|" in sig) is asian
+    assert ("|norm:no|punct:yes|asian:no|" in sig) is not asian
 
 
 def test_ter_on_chinese_counts_characters() -> None:

@@ -182,8 +182,8 @@ def _t5(out: Path, user_defined_symbols: Sequence[str], task_prefixes: bool) -> 
     work = out.parent / f"{out.name}-spm"
     work.mkdir(parents=True, exist_ok=True)
     # T5's SentencePiece layout: <pad>=0, </s>=1, <unk>=2.
-    model_file = train_spm(work / "spiece", user_defined_symbols=user_defined_symbols,
-                           pad_id=0, eos_id=1, unk_id=2, bos_id=-1)
+    train_spm(work / "spiece", user_defined_symbols=user_defined_symbols,
+              pad_id=0, eos_id=1, unk_id=2, bos_id=-1)
     (work / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "T5Tokenizer", "extra_ids": 0}))
     tokenizer = T5Tokenizer.from_pretrained(str(work))
     params = {}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
-from pipeline.languages import Language, require_code
-from pipeline.models.registry import Direction, register_family
+from pipeline.languages import Language
+from pipeline.models.registry import Direction, register_family, tagged_direction
 
 __all__ = ["Nllb"]
 
@@ -39,16 +39,7 @@ class Nllb:
         Raises:
             LanguageError: the model has no code for ``src`` or ``tgt``.
         """
-        codes = {code: code for code in _codes(tokenizer)}
-        model = f"nllb model {config.name_or_path!r}"
-        src_code = require_code(src, codes, side="from", model=model)
-        tgt_code = require_code(tgt, codes, side="into", model=model)
-        return Direction(
-            src_code,
-            tgt_code,
-            tokenizer_attrs={"src_lang": src_code},
-            generate_kwargs={"forced_bos_token_id": tokenizer.convert_tokens_to_ids(tgt_code)},
-        )
+        return tagged_direction("nllb", config, tokenizer, {code: code for code in _codes(tokenizer)}, src, tgt)
 
 
 def _codes(tokenizer: Any) -> list[str]:

@@ -18,6 +18,7 @@ from pipeline.languages import Language
 __all__ = [
     "Direction",
     "Family",
+    "tagged_direction",
     "register_family",
     "families",
     "get_family",
@@ -64,6 +65,42 @@ class Family(Protocol):
 
 _FAMILIES: dict[str, type] = {}
 _BUILTINS: dict[str, Callable[[], str]] = {}
+
+
+def tagged_direction(
+    family: str,
+    config: Any,
+    tokenizer: Any,
+    codes: dict[str, str],
+    src: Language,
+    tgt: Language,
+    *,
+    target_token: Callable[[str], str] = str,
+) -> Direction:
+    """The direction of a model tagged by language tokens (NLLB, M2M100, mBART-50).
+
+    The tokenizer's ``src_lang`` marks the source, and the target's token is forced
+    as the first generated token.
+
+    Args:
+        family: the family's name, for error messages.
+        codes: the model's codes, each with the language tag it stands for.
+        target_token: the token of a target code (M2M100 wraps it: ``__pt__``).
+
+    Raises:
+        LanguageError: the model has no code for ``src`` or ``tgt``; the message lists the codes.
+    """
+    from pipeline.languages import require_code
+
+    model = f"{family} model {config.name_or_path!r}"
+    src_code = require_code(src, codes, side="from", model=model)
+    tgt_code = require_code(tgt, codes, side="into", model=model)
+    return Direction(
+        src_code,
+        tgt_code,
+        tokenizer_attrs={"src_lang": src_code},
+        generate_kwargs={"forced_bos_token_id": tokenizer.convert_tokens_to_ids(target_token(tgt_code))},
+    )
 
 
 def register_family(cls: type) -> type:
