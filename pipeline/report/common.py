@@ -1,0 +1,117 @@
+"""What the three report formats share: labels, marks, and one cell of a score table."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline.results import Comparison, TestSetResult
+from pipeline.significance import HIGHER_IS_BETTER, SystemStat
+
+SCHEMA_VERSION = 1
+"""The version of ``report.json``'s layout; raised on any incompatible change."""
+
+METRIC_LABELS: dict[str, str] = {"bleu": "BLEU", "chrf": "chrF", "chrf++": "chrF++", "ter": "TER"}
+
+METHOD_LABELS: dict[str, str] = {"bs": "paired bootstrap resampling", "ar": "paired approximate randomization"}
+
+MARKS: dict[str, str] = {"better": "†", "worse": "‡"}
+FAILED = "✗"
+
+REPORT_FILES = ("report.json", "report.md", "report.html")
+
+_PALETTE = (  # Okabe-Ito, then Tableau: distinguishable for colour-blind readers first
+    "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000",
+    "#8c564b", "#7f7f7f", "#bcbd22", "#17becf",
+)
+
+
+# --------------------------------------------------------------------------
+# One cell of a score table: shared by the three formats
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Cell:
+    text: str  # "45.97 ± 1.20 †", "✗ failed", "—"
+    status: str  # "ok", "failed" or "missing"
+    stat: SystemStat | None = None
+    outcome: str | None = None  # "better", "worse", "not significant"; None for the baseline or untested
+    problem: str | None = None
+
+
+def _cell(comparison: Comparison, testset: TestSetResult, system: str, metric: str) -> _Cell:
+    problem = comparison.problem(testset, system)
+    if problem:
+        return _Cell(f"{FAILED} {'bad test set' if testset.error else 'failed'}", "failed", problem=problem)
+    stat = testset.stats.get(system, {}).get(metric)
+    if stat is None:
+        return _Cell("—", "missing")
+    outcome = stat.outcome(metric)
+    mark = MARKS.get(outcome or "", "")
+    text = f"{stat.score:.2f} ± {stat.ci:.2f}" + (f" {mark}" if mark else "")
+    return _Cell(text, "ok", stat, outcome)
+
+
+def _direction(testset: TestSetResult) -> str:
+    return f"{testset.src_lang}→{testset.tgt_lang}"
+
+
+def _label(testset: TestSetResult) -> str:
+    return f"{testset.name} ({_direction(testset)})"
+
+
+def _metric_title(metric: str) -> str:
+    return f"{METRIC_LABELS[metric]} ({'higher' if HIGHER_IS_BETTER[metric] else 'lower'} is better)"
+
+
+def _legend(comparison: Comparison) -> list[str]:
+    method = METHOD_LABELS[comparison.method]
+    return [
+        "± is half the width of the 95% confidence interval from bootstrap resampling, as sacrebleu reports it "
+        "(the interval is centred on the bootstrap mean; report.json has both ends).",
+        f"{MARKS['better']} significantly better than the baseline, {MARKS['worse']} significantly worse "
+        f"({method}, p ≤ {comparison.alpha:g}); no mark: no significant difference.",
+        f"{FAILED} no result: the system or the test set failed (see Problems); — not scored.",
+        "The number of resamples or trials and the random seed are in the signatures (bs:, ar:, seed:).",
+    ]
+
+
+def _signatures(comparison: Comparison) -> list[tuple[str, str, list[str]]]:
+    """(metric label, signature, test sets using it), each distinct signature once, in metric order."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for metric in comparison.metrics:
+        for testset in comparison.testsets:
+            for system in comparison.systems:
+                stat = testset.stats.get(system.name, {}).get(metric)
+                if stat is not None and not comparison.problem(testset, system.name):
+                    names = found.setdefault((metric, stat.signature), [])
+                    label = _label(testset)
+                    if label not in names:
+                        names.append(label)
+    return [(METRIC_LABELS[metric], signature, names) for (metric, signature), names in found.items()]
+
+
+def _problems(comparison: Comparison) -> list[tuple[str, str]]:
+    """(what failed, why), each failure once: bad test sets, failed systems, then systems failed on a test set."""
+    problems = [(f"test set {_label(ts)}", ts.error) for ts in comparison.testsets if ts.error]
+    problems += [(f"system {s.name}", s.error) for s in comparison.systems if s.error]
+    for testset in comparison.testsets:
+        if testset.error:
+            continue
+        for system in comparison.systems:
+            if not system.error and system.name in testset.errors:
+                problems.append(
+                    (f"system {system.name} on {_label(testset)}", testset.errors[system.name])
+                )
+    return problems
+
+
+def _settings_text(settings: dict[str, Any]) -> str:
+    return ", ".join(f"{key}={value}" for key, value in settings.items())
+
+
+
+def _format(value: float | None, digits: int) -> str:
+    return "—" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"

@@ -1,0 +1,89 @@
+"""``report.json``: every score with its interval, p-value and signature; speed; failures."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from pipeline.report.common import (
+    SCHEMA_VERSION,
+)
+from pipeline.results import Comparison
+from pipeline.significance import SystemStat
+
+
+# --------------------------------------------------------------------------
+# report.json
+# --------------------------------------------------------------------------
+
+
+def build_json(comparison: Comparison) -> dict[str, Any]:
+    """The content of ``report.json``: ``schema_version``, systems, and per test set each system's result.
+
+    Each result is ``{"error": str | null, "scores": {metric: {...}}, "speed": {...} | null}``; a
+    score carries ``score``, ``mean``, ``ci`` (half-width), ``ci_low``, ``ci_high``, ``p_value``,
+    ``delta`` (vs the baseline), ``significant``, ``outcome`` and ``signature``.
+
+    Args:
+        comparison: the results to report.
+
+    Returns:
+        A JSON-ready dict (finite numbers only; anything else becomes ``null``).
+    """
+    testsets = []
+    for testset in comparison.testsets:
+        results = {}
+        for system in comparison.systems:
+            problem = comparison.problem(testset, system.name)
+            stats = {} if problem else testset.stats.get(system.name, {})
+            speed = None if problem else testset.speed.get(system.name)
+            results[system.name] = {
+                "error": problem,
+                "scores": {metric: _stat_json(stats[metric], metric) for metric in comparison.metrics if metric in stats},
+                "speed": None if speed is None else {
+                    "segments_per_second": _number(speed.segments_per_second),
+                    "tokens_per_second": _number(speed.tokens_per_second),
+                    "peak_rss_mb": _number(speed.peak_rss_mb),
+                },
+            }
+        testsets.append({
+            "name": testset.name,
+            "src_lang": testset.src_lang,
+            "tgt_lang": testset.tgt_lang,
+            "segments": len(testset.sources),
+            "references": len(testset.references),
+            "error": testset.error,
+            "results": results,
+        })
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "job": comparison.job,
+        "baseline": comparison.baseline,
+        "method": f"paired-{comparison.method}",
+        "alpha": comparison.alpha,
+        "metrics": list(comparison.metrics),
+        "systems": [
+            {"name": s.name, "model": s.model, "settings": s.settings, "error": s.error} for s in comparison.systems
+        ],
+        "testsets": testsets,
+    }
+
+
+def _stat_json(stat: SystemStat, metric: str) -> dict[str, Any]:
+    return {
+        "score": _number(stat.score),
+        "mean": _number(stat.mean),
+        "ci": _number(stat.ci),
+        "ci_low": _number(stat.ci_low),
+        "ci_high": _number(stat.ci_high),
+        "p_value": _number(stat.p_value),
+        "delta": _number(stat.delta),
+        "significant": stat.significant,
+        "outcome": stat.outcome(metric),
+        "signature": stat.signature,
+    }
+
+
+def _number(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
