@@ -12,9 +12,14 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pipeline import __version__
 from pipeline.errors import PipelineError
+from pipeline.progress import Progress
+
+if TYPE_CHECKING:
+    from pipeline.cache import TranslationCache
 
 __all__ = ["build_parser", "main", "main_entry"]
 
@@ -64,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     hw.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
     hw.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default="float32")
     hw.add_argument("--threads", type=_positive, default=None, help="torch threads (default: torch's)")
+    _add_cache_option(tr)
 
     ev = sub.add_parser(
         "evaluate", help="score hypotheses against references with sacrebleu", formatter_class=fmt,
@@ -77,11 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a job file", formatter_class=fmt,
                          epilog="example: mtpipe run configs/article-en-pt.toml")
     run.add_argument("config", help="TOML job file")
+    _add_cache_option(run)
     _add_compare_options(run)
 
     cmp = sub.add_parser("compare", help="compare a job's systems: scores, intervals, significance, reports",
                          formatter_class=fmt, epilog="example: mtpipe compare configs/compare-en-pt.toml")
     cmp.add_argument("config", help="TOML job file; its first system is the baseline")
+    _add_cache_option(cmp)
     _add_compare_options(cmp)
     cmp.add_argument("--out", default=None, help="folder for report.json/.md/.html (default: the job's output folder)")
 
@@ -94,6 +102,49 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--force", action="store_true", help="convert again even if the model exists")
     msub.add_parser("list", help="list built-in model names and model families")
     return parser
+
+
+def _add_cache_option(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("translation cache")
+    group.add_argument("--no-cache", action="store_true",
+                       help="neither read nor fill the translation cache ($MTPIPE_CACHE, default: the user cache "
+                            "folder's mtpipe/translations.sqlite3)")
+
+
+class _ProgressBar:
+    """A tqdm bar on stderr per translation task: segments done, segments/s and ETA."""
+
+    def __init__(self, disable: bool) -> None:
+        self.disable = disable
+        self._bar: Any = None
+        self._task: str | None = None
+
+    def __call__(self, progress: Progress) -> None:
+        if self.disable:
+            return
+        if progress.task != self._task:
+            from tqdm import tqdm
+
+            self.close()
+            self._task = progress.task
+            self._bar = tqdm(total=progress.total, initial=progress.done, desc=progress.task, unit="seg",
+                             file=sys.stderr, dynamic_ncols=True, leave=True)
+            return
+        self._bar.update(progress.done - self._bar.n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        self._task = None
+
+
+def _open_cache(args: argparse.Namespace) -> TranslationCache | None:
+    if args.no_cache:
+        return None
+    from pipeline.cache import TranslationCache
+
+    return TranslationCache()
 
 
 def _add_compare_options(parser: argparse.ArgumentParser) -> None:
@@ -200,17 +251,37 @@ def _cmd_translate(args: argparse.Namespace) -> int:
         batch_tokens=args.batch_tokens, device=args.device, dtype=args.dtype, threads=args.threads,
     )
     translator.check_direction(args.src, args.tgt)
+    document = None
     if text is not None:
         from pipeline.segment import Segmenter
 
         document = Segmenter(args.src).segment(text)
-        translations = translator.translate(document.texts, args.src, args.tgt)
+        lines = list(document.texts)
+    translations = _translate_lines(args, translator, lines)
+    if document is not None:
         result = document.rebuild(translations, tgt_lang=args.tgt)
         _write(result if result.endswith("\n") else result + "\n")
         return 0
-    translations = translator.translate(lines, args.src, args.tgt)
     _write("".join(line.replace("\n", " ") + "\n" for line in translations))
     return 0
+
+
+def _translate_lines(args: argparse.Namespace, translator: Any, lines: list[str]) -> list[str]:
+    from pipeline.cache import translate_chunks
+
+    cache = _open_cache(args)
+    bar = _ProgressBar(disable=args.quiet)
+    translations: list[str] = []
+    try:
+        bar(Progress("translate", 0, len(lines)))
+        for pairs in translate_chunks(translator, lines, args.src, args.tgt, cache=cache):
+            translations.extend(text for _, text in pairs)
+            bar(Progress("translate", len(translations), len(lines)))
+    finally:
+        bar.close()
+        if cache is not None:
+            cache.close()
+    return translations
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -236,7 +307,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     if len(config.systems) > 1:
         return _compare(args, config, out=None)
-    result = run_job(config)
+    cache, bar = _open_cache(args), _ProgressBar(disable=args.quiet)
+    try:
+        result = run_job(config, cache=cache, progress=bar)
+    finally:
+        bar.close()
+        if cache is not None:
+            cache.close()
     _write(format_summary(result))
     log.info("outputs in %s; scores in %s", result.output_dir, result.scores_file)
     return 0
@@ -252,9 +329,16 @@ def _compare(args: argparse.Namespace, config, out: str | None) -> int:  # noqa:
     from pipeline.compare import compare_job
     from pipeline.report import render_markdown
 
-    job, comparison, files = compare_job(
-        config, out_dir=Path(out) if out else None, method=args.method, n=args.samples, seed=args.seed
-    )
+    cache, bar = _open_cache(args), _ProgressBar(disable=args.quiet)
+    try:
+        job, comparison, files = compare_job(
+            config, out_dir=Path(out) if out else None, method=args.method, n=args.samples, seed=args.seed,
+            cache=cache, progress=bar,
+        )
+    finally:
+        bar.close()
+        if cache is not None:
+            cache.close()
     _write(format_summary(job))
     _write("\n" + render_markdown(comparison))
     log.info("reports: %s", ", ".join(str(f) for f in files))

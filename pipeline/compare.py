@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from pipeline.config import JobConfig, SystemConfig
 from pipeline.jobs import JobResult, PreparedCorpus, run_job
@@ -23,7 +24,8 @@ _SETTINGS = ("beam", "max_length", "batch_tokens", "device", "dtype", "threads",
 
 
 def compare_job(
-    config: JobConfig, *, out_dir: Path | None = None, method: Method = "bs", n: int | None = None, seed: int = 12345
+    config: JobConfig, *, out_dir: Path | None = None, method: Method = "bs", n: int | None = None, seed: int = 12345,
+    **run_options: Any,
 ) -> tuple[JobResult, Comparison, list[Path]]:
     """Run a job in keep-going mode, then write ``report.json``, ``report.md`` and ``report.html``.
 
@@ -33,11 +35,12 @@ def compare_job(
         method: the paired test, ``"bs"`` (bootstrap resampling) or ``"ar"`` (approximate randomization).
         n: resamples or trials (``None``: sacrebleu's defaults).
         seed: the random seed of the resampling.
+        **run_options: passed on to :func:`pipeline.jobs.run_job` (``cache``, ``progress``).
 
     Returns:
         The job's result, the comparison and the report files.
     """
-    job = run_job(config, keep_going=True)
+    job = run_job(config, keep_going=True, **run_options)
     comparison = build_comparison(config, job, method=method, n=n, seed=seed)
     return job, comparison, write_reports(comparison, out_dir or job.output_dir)
 

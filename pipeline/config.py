@@ -51,6 +51,7 @@ class SystemConfig:
     threads: int | None = None
     quantize: str | None = None
     tgt_langs: tuple[str, ...] = ()
+    chunk_size: int = 256  # segments sorted, batched and journaled together
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ _SYSTEM_KEYS = {
     "threads": (False, int),
     "quantize": (False, str),
     "tgt_langs": (False, list),
+    "chunk_size": (False, int),
 }
 
 
@@ -198,7 +200,7 @@ def _system(item: Any, index: int, where: str) -> SystemConfig:
         raise ConfigError(f"{context}: expected a table")
     _check_keys(item, _SYSTEM_KEYS, context)
     context = f"{where}: system {item['name']!r}"
-    for key in ("beam", "batch_tokens", "max_length", "threads"):
+    for key in ("beam", "batch_tokens", "max_length", "threads", "chunk_size"):
         if key in item and item[key] < 1:
             raise ConfigError(f"{context}: {key} must be at least 1, got {item[key]}")
     for key, allowed in (("device", DEVICES), ("dtype", DTYPES), ("quantize", QUANTIZE)):

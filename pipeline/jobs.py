@@ -4,6 +4,15 @@ Everything that can be checked before a model translates is checked first:
 files, line counts, language codes, and whether each system can produce each
 target language. Every output is written atomically.
 
+Jobs resume. Each task (a system on a corpus in one direction) appends its
+translations, a chunk at a time, to a ``<stem>.partial`` journal beside its
+outputs, flushed and fsync'd; the journal's first line is the task's identity
+(a hash of the source segments, the direction, the decoding settings and the
+model's files), so a changed config never reuses stale lines, and a torn last
+line from a killed run is dropped. Started again, a task translates only what
+the journal lacks. A finished task leaves ``<stem>.meta.json`` with its
+identity, and is skipped while its outputs are there and its identity holds.
+
 With ``keep_going`` (used when a job compares several systems), a broken test
 set or a failing system is recorded and the rest of the job still runs, so the
 report can show it beside the systems that worked.
@@ -12,15 +21,19 @@ report can show it beside the systems that worked.
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.cache import TranslationCache, settings_key, translate_chunks
 from pipeline.config import CorpusConfig, JobConfig, SystemConfig
 from pipeline.errors import ConfigError, InputError, PipelineError
 from pipeline.measure import measure
+from pipeline.progress import Progress, ProgressCallback
 from pipeline.textio import atomic_writer, read_lines, read_text, write_lines_atomic, write_text_atomic
 
 __all__ = ["SCHEMA_VERSION", "PreparedCorpus", "TaskResult", "JobResult", "prepare_corpus", "run_job", "make_translator"]
@@ -189,13 +202,24 @@ def make_translator(system: SystemConfig) -> Any:
     )
 
 
-def run_job(config: JobConfig, *, keep_going: bool = False) -> JobResult:
+def run_job(
+    config: JobConfig,
+    *,
+    keep_going: bool = False,
+    cache: TranslationCache | None = None,
+    progress: ProgressCallback | None = None,
+) -> JobResult:
     """Run a job to the end and write its outputs under ``config.output_dir``.
+
+    A job stopped at any point, even killed, goes on where it stopped when run
+    again; tasks already finished are not translated again.
 
     Args:
         config: the job.
         keep_going: record a broken corpus or a failing system and go on with the rest
             (for comparisons); otherwise the first problem is raised.
+        cache: a translation cache to read before translating and fill after, or ``None``.
+        progress: called as each chunk of segments is translated.
 
     Returns:
         The :class:`JobResult`; the caller prints the summary.
@@ -237,7 +261,7 @@ def run_job(config: JobConfig, *, keep_going: bool = False) -> JobResult:
                     tasks.append(_failed(system, corpus, tgt, error))
                     continue
                 try:
-                    tasks.append(_run_task(translator, system, corpus, tgt, out_dir))
+                    tasks.append(_run_task(translator, system, corpus, tgt, out_dir, cache, progress))
                 except PipelineError as err:
                     if not keep_going:
                         raise
@@ -294,28 +318,132 @@ def _count_tokens(texts: list[str], tgt: str) -> int:
     return sum(len(text.split()) for text in texts)
 
 
-def _run_task(translator: Any, system: SystemConfig, corpus: PreparedCorpus, tgt: str, out_dir: Path) -> TaskResult:
+def _task_identity(translator: Any, corpus: PreparedCorpus, tgt: str) -> str:
+    # Everything the task's output files depend on; batching and chunking do not.
+    digest = hashlib.sha256()
+    header = {"settings": settings_key(translator), "corpus": corpus.config.name,
+              "src_lang": corpus.config.src_lang, "tgt_lang": tgt, "paragraphs": corpus.paragraph_ids}
+    digest.update(json.dumps(header, sort_keys=True).encode("utf-8"))
+    for segment in corpus.segments:
+        digest.update(segment.encode("utf-8") + b"\0")
+    if corpus.document is not None:
+        digest.update(corpus.document.rebuild(corpus.segments).encode("utf-8"))
+    return digest.hexdigest()
+
+
+class _Journal:
+    """A task's translations so far: a header line with its identity, then one JSON line per segment."""
+
+    def __init__(self, path: Path, identity: str, total: int) -> None:
+        self.path, self.identity, self.total = path, identity, total
+        self._handle: Any = None
+
+    def open(self) -> dict[int, str]:
+        """The translations already journaled; the file is left ready for appending."""
+        done: dict[int, str] = {}
+        good = 0
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            data = b""
+        lines = data.split(b"\n")[:-1]  # the piece after the last newline is torn or empty
+        if lines and _json_or_none(lines[0]) == {"identity": self.identity, "segments": self.total}:
+            good = len(lines[0]) + 1
+            for line in lines[1:]:
+                record = _json_or_none(line)
+                if not (isinstance(record, dict) and isinstance(record.get("n"), int)
+                        and 0 <= record["n"] < self.total and isinstance(record.get("translation"), str)):
+                    break
+                done[record["n"]] = record["translation"]
+                good += len(line) + 1
+        elif data:
+            log.info("%s belongs to another config or is damaged: starting the task afresh", self.path.name)
+        if good == 0:
+            header = json.dumps({"identity": self.identity, "segments": self.total}) + "\n"
+            write_text_atomic(self.path, header)
+        elif good < len(data):
+            log.info("%s: dropping a torn last line", self.path.name)
+        self._handle = self.path.open("r+b")
+        self._handle.truncate(good or self.path.stat().st_size)
+        self._handle.seek(0, os.SEEK_END)
+        return done
+
+    def append(self, pairs: list[tuple[int, str]]) -> None:
+        """Write, flush and fsync one chunk's translations."""
+        lines = "".join(json.dumps({"n": n, "translation": t}, ensure_ascii=False) + "\n" for n, t in pairs)
+        self._handle.write(lines.encode("utf-8"))
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+def _json_or_none(line: bytes) -> Any:
+    try:
+        return json.loads(line)
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError both are
+        return None
+
+
+def _finished(meta: Path, identity: str, outputs: list[Path], total: int) -> tuple[list[str], dict[str, Any]] | None:
+    # A finished task's translations and its measurements, read back from its outputs.
+    try:
+        info = json.loads(meta.read_text(encoding="utf-8"))
+        if info.get("identity") != identity or not all(path.is_file() for path in outputs):
+            return None
+        records = [json.loads(line) for line in outputs[1].read_text(encoding="utf-8").splitlines()]
+        hypotheses = [record["translation"] for record in records]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return (hypotheses, info) if len(hypotheses) == total else None
+
+
+def _run_task(
+    translator: Any,
+    system: SystemConfig,
+    corpus: PreparedCorpus,
+    tgt: str,
+    out_dir: Path,
+    cache: TranslationCache | None = None,
+    progress: ProgressCallback | None = None,
+) -> TaskResult:
     from pipeline.evaluate import align_document, score_corpus
 
     src = corpus.config.src_lang
     stem = f"{corpus.config.name}.{src}-{tgt}.{system.name}"
-    log.info("translating %s (%d segments) into %s with %s", corpus.config.name, len(corpus.segments), tgt, system.name)
-    with measure() as cost:
-        hypotheses = translator.translate(corpus.segments, src, tgt)
+    total = len(corpus.segments)
+    output, jsonl = out_dir / f"{stem}.txt", out_dir / f"{stem}.jsonl"
+    document = out_dir / f"{stem}.doc.txt" if corpus.document is not None else None
+    meta, journal_path = out_dir / f"{stem}.meta.json", out_dir / f"{stem}.partial"
+    identity = _task_identity(translator, corpus, tgt)
+    report = progress or (lambda _: None)
 
-    output = out_dir / f"{stem}.txt"
-    write_lines_atomic(output, hypotheses)
-    jsonl = out_dir / f"{stem}.jsonl"
-    with atomic_writer(jsonl) as handle:
-        for n, (seg_id, source, hyp) in enumerate(zip(corpus.ids(), corpus.segments, hypotheses)):
-            record = {"id": seg_id, "source": source, "translation": hyp}
-            if corpus.paragraph_ids is not None:
-                record["paragraph"] = corpus.paragraph_ids[n]
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-    document = None
-    if corpus.document is not None:
-        document = out_dir / f"{stem}.doc.txt"
-        write_text_atomic(document, corpus.document.rebuild(hypotheses, tgt_lang=tgt))
+    finished = _finished(meta, identity, [output, jsonl, *([document] if document else [])], total)
+    if finished is not None:
+        log.info("%s is done already: skipped", stem)
+        hypotheses, info = finished
+        report(Progress(stem, total, total))
+        seconds, peak_rss_mb = float(info.get("seconds", 0.0)), info.get("peak_rss_mb")
+    else:
+        hypotheses, seconds, peak_rss_mb = _translate_task(
+            translator, corpus, tgt, _Journal(journal_path, identity, total), stem, cache, report, system.chunk_size
+        )
+        write_lines_atomic(output, hypotheses)
+        with atomic_writer(jsonl) as handle:
+            for n, (seg_id, source, hyp) in enumerate(zip(corpus.ids(), corpus.segments, hypotheses)):
+                record = {"id": seg_id, "source": source, "translation": hyp}
+                if corpus.paragraph_ids is not None:
+                    record["paragraph"] = corpus.paragraph_ids[n]
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        if document is not None:
+            write_text_atomic(document, corpus.document.rebuild(hypotheses, tgt_lang=tgt))
+        # The outputs are all in place: only now is the task marked done and its journal dropped.
+        info = {"identity": identity, "seconds": seconds, "peak_rss_mb": peak_rss_mb}
+        write_text_atomic(meta, json.dumps(info, indent=2) + "\n")
+        journal_path.unlink(missing_ok=True)
 
     level = note = None
     scores: dict[str, Any] = {}
@@ -335,7 +463,7 @@ def _run_task(translator: Any, system: SystemConfig, corpus: PreparedCorpus, tgt
         src_lang=src,
         tgt_lang=tgt,
         segments=len(corpus.segments),
-        seconds=cost.seconds,
+        seconds=seconds,
         output=output,
         jsonl=jsonl,
         document=document,
@@ -344,5 +472,38 @@ def _run_task(translator: Any, system: SystemConfig, corpus: PreparedCorpus, tgt
         scores=scores,
         hypotheses=hypotheses,
         tokens=_count_tokens(hypotheses, tgt),
-        peak_rss_mb=cost.peak_rss_mb,
+        peak_rss_mb=peak_rss_mb,
     )
+
+
+def _translate_task(
+    translator: Any,
+    corpus: PreparedCorpus,
+    tgt: str,
+    journal: _Journal,
+    stem: str,
+    cache: TranslationCache | None,
+    report: ProgressCallback,
+    chunk_size: int,
+) -> tuple[list[str], float, float | None]:
+    # The task's translations, from its journal and then the model (through the cache).
+    src, total = corpus.config.src_lang, len(corpus.segments)
+    try:
+        done = journal.open()
+        if done:
+            log.info("%s: resuming after %d of %d segments", stem, len(done), total)
+        else:
+            log.info("translating %s (%d segments) into %s", stem, total, tgt)
+        report(Progress(stem, len(done), total))
+        todo = [n for n in range(total) if n not in done]
+        with measure() as cost:
+            for pairs in translate_chunks(
+                translator, corpus.segments, src, tgt, indices=todo, cache=cache, chunk_size=chunk_size
+            ):
+                journal.append(pairs)
+                done.update(pairs)
+                report(Progress(stem, len(done), total))
+    finally:
+        journal.close()
+    return [done[n] for n in range(total)], cost.seconds, cost.peak_rss_mb
+

@@ -10,6 +10,12 @@ import pytest
 import tinymodels
 
 
+@pytest.fixture(autouse=True)
+def private_translation_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test gets its own translation cache: none reads the user's, or another test's."""
+    monkeypatch.setenv("MTPIPE_CACHE", str(tmp_path_factory.mktemp("cache") / "translations.sqlite3"))
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
     """``tiny_model(kind)``: the folder of a tiny model (``tinymodels.BUILDERS``), built on first use."""

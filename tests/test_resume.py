@@ -1,0 +1,140 @@
+"""Resumable jobs: a job killed with SIGKILL and started again ends as if never stopped."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from pipeline.cli import main
+from pipeline.translate import Translator
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTICLE = ROOT / "corpora" / "automated-translation-article.en.txt"
+STEM = "big.en-de.tiny"
+OUTPUTS = (f"{STEM}.txt", f"{STEM}.jsonl", f"{STEM}.meta.json")
+
+
+def corpus_lines(count: int) -> list[str]:
+    sentences = [line for line in ARTICLE.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [f"{sentences[n % len(sentences)][:80]} ({n})" for n in range(count)]
+
+
+def make_job(folder: Path, model: Path, *, lines: int = 240, max_length: int = 8) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "big.en.txt").write_text("".join(line + "\n" for line in corpus_lines(lines)), encoding="utf-8")
+    config = folder / "job.toml"
+    config.write_text(
+        f"""
+[[corpora]]
+name = "big"
+source = "big.en.txt"
+src_lang = "en"
+tgt_langs = ["de"]
+
+[[systems]]
+name = "tiny"
+model = "{model}"
+batch_tokens = 64
+max_length = {max_length}
+chunk_size = 4
+
+[output]
+dir = "out"
+""",
+        encoding="utf-8",
+    )
+    return config
+
+
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory: pytest.TempPathFactory, tiny_model: Callable[[str], Path]) -> Path:
+    """An uninterrupted run of the job, without the cache."""
+    folder = tmp_path_factory.mktemp("uninterrupted")
+    assert main(["-q", "run", "--no-cache", str(make_job(folder, tiny_model("marian")))]) == 0
+    return folder / "out"
+
+
+def journal_lines(path: Path) -> int:
+    try:
+        return path.read_bytes().count(b"\n")
+    except FileNotFoundError:
+        return 0
+
+
+def test_a_killed_job_resumes_and_ends_byte_identical(
+    tmp_path: Path, tiny_model: Callable[[str], Path], reference_run: Path
+) -> None:
+    config = make_job(tmp_path, tiny_model("marian"))
+    command = [sys.executable, "-m", "pipeline", "run", "--no-cache", str(config)]
+    journal = tmp_path / "out" / f"{STEM}.partial"
+    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        # Header + at least two chunks, but far from the 240 segments.
+        while journal_lines(journal) < 10 and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.002)
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.wait()
+    assert process.returncode == -signal.SIGKILL, "the job ended before it could be killed"
+    journaled = journal_lines(journal) - 1
+    assert 0 < journaled < 240
+    out = tmp_path / "out"
+    assert not any((out / name).exists() for name in OUTPUTS), "nothing under a final name before the end"
+    # As if killed in the middle of a write: a torn last line.
+    with journal.open("ab") as handle:
+        handle.write(b'{"n": 399, "transl')
+
+    resumed = subprocess.run(command, check=False, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming after {journaled} of 240 segments" in resumed.stderr
+    for name in (f"{STEM}.txt", f"{STEM}.jsonl"):
+        assert (out / name).read_bytes() == (reference_run / name).read_bytes(), name
+    assert len((out / f"{STEM}.txt").read_text(encoding="utf-8").splitlines()) == 240
+    assert not journal.exists(), "the journal goes once the task is done"
+    assert not list(out.glob(".*.tmp"))
+
+
+def test_a_finished_task_is_skipped(
+    tmp_path: Path, tiny_model: Callable[[str], Path], reference_run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir(parents=True)
+    for name in OUTPUTS:
+        (out / name).write_bytes((reference_run / name).read_bytes())
+    config = make_job(tmp_path, tiny_model("marian"))
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the model was called for a finished task")
+
+    monkeypatch.setattr(Translator, "_generate", refuse)
+    assert main(["-q", "run", "--no-cache", str(config)]) == 0
+    scores = json.loads((out / "scores.json").read_text(encoding="utf-8"))
+    assert scores["results"][0]["segments"] == 240
+
+
+def test_a_changed_config_does_not_reuse_a_stale_journal_or_outputs(
+    tmp_path: Path, tiny_model: Callable[[str], Path], reference_run: Path
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir(parents=True)
+    # Outputs and a journal of the same task under other settings (max_length 8 there, 6 here).
+    for name in OUTPUTS:
+        (out / name).write_bytes((reference_run / name).read_bytes())
+    meta = json.loads((out / f"{STEM}.meta.json").read_text(encoding="utf-8"))
+    stale = [json.dumps({"identity": meta["identity"], "segments": 240})]
+    stale += [json.dumps({"n": n, "translation": "STALE"}) for n in range(10)]
+    (out / f"{STEM}.partial").write_text("\n".join(stale) + "\n", encoding="utf-8")
+    config = make_job(tmp_path, tiny_model("marian"), max_length=6)
+    assert main(["-q", "run", "--no-cache", str(config)]) == 0
+    lines = (out / f"{STEM}.txt").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 240 and "STALE" not in lines
+    assert json.loads((out / f"{STEM}.meta.json").read_text(encoding="utf-8"))["identity"] != meta["identity"]
