@@ -94,7 +94,8 @@ class FeedForward(nn.Module):
         self.fc2 = nn.Linear(config.ffn_dim, config.d_model)
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        return self.fc2(torch.relu(self.fc1(hidden)))
+        # In place: the [tokens, ffn_dim] activation is the biggest tensor of a layer.
+        return self.fc2(torch.relu_(self.fc1(hidden)))
 
 
 class SSRU(nn.Module):

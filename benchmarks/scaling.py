@@ -1,0 +1,71 @@
+"""Does mtpipe's translator scale linearly in time and stay flat in memory?
+
+Usage: python benchmarks/scaling.py [--small 1000] [--large 10000] [--threads 1]
+                                    [--batch-tokens 2048] [--output FILE]
+
+Streams ``--small`` and then ``--large`` lines (FLORES-200 devtest en, repeated,
+read lazily) through ``Translator("bergamot-en-pt").translate_iterable(lines,
+"en", "pt-BR", chunk_size=1000)``, writing the translations to a file as they
+come, each run in its own child process. Prints the time ratio large/small
+(target: between 9 and 11 for 10k/1k) and each run's peak RSS (target: the
+large run's at most 1.2 x the small one's). JSON goes to
+benchmarks/results/scaling.json (gitignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import machine, run_child, write_json
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", type=int, default=1000, help="lines in the small run")
+    parser.add_argument("--large", type=int, default=10000, help="lines in the large run")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument("--batch-tokens", type=int, default=2048)
+    parser.add_argument("--output", default="scaling.json", help="file name under benchmarks/results/")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    runs = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for count in (args.small, args.large):
+            out = Path(tmp) / f"{count}.pt.txt"
+            result = run_child([
+                "stream", "--count", str(count), "--threads", str(args.threads),
+                "--batch-tokens", str(args.batch_tokens), "--output", str(out),
+            ])
+            written = sum(1 for _ in out.open(encoding="utf-8"))
+            if written != count:
+                raise RuntimeError(f"the {count}-line run wrote {written} lines")
+            runs[count] = result
+            print(f"{count:>6} lines: {result['seconds']:7.1f} s  {count / result['seconds']:6.1f} sent/s  "
+                  f"peak RSS {result['peak_rss_mb']:.0f} MB")
+    small, large = runs[args.small], runs[args.large]
+    time_ratio = large["seconds"] / small["seconds"]
+    rss_ratio = large["peak_rss_mb"] / small["peak_rss_mb"]
+    print(f"time ratio {args.large}/{args.small} = {time_ratio:.2f} (ideal {args.large / args.small:.0f})  "
+          f"peak RSS ratio = {rss_ratio:.2f}")
+    path = write_json(args.output, {
+        "benchmark": "scaling",
+        "argv": sys.argv[1:] if argv is None else argv,
+        "machine": machine(),
+        "runs": {str(count): {k: v for k, v in r.items()} for count, r in runs.items()},
+        "time_ratio": round(time_ratio, 3),
+        "peak_rss_ratio": round(rss_ratio, 3),
+    })
+    print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

