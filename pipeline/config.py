@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import ConfigError, PipelineError
+from pipeline.errors import ConfigError, InputError, PipelineError
 from pipeline.languages import parse_language
+from pipeline.textio import read_text
 
 __all__ = ["CorpusConfig", "SystemConfig", "JobConfig", "load_config", "parse_config"]
 
@@ -108,13 +109,10 @@ def load_config(path: str | Path) -> JobConfig:
     """
     path = Path(path)
     try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError as err:
-        raise ConfigError(f"config file not found: {path}") from err
-    except UnicodeDecodeError as err:
-        raise ConfigError(f"{path}: not valid UTF-8") from err
-    except OSError as err:
-        raise ConfigError(f"cannot read config {path}: {err.strerror or err}") from err
+        # An empty file is read as an empty job, which then names the missing keys.
+        text = read_text(path, allow_empty=True)
+    except InputError as err:  # "file not found: x" -> "config file not found: x"
+        raise ConfigError(f"config {err}", hint=err.hint) from err
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
