@@ -103,7 +103,7 @@ def _set_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _child_translator(lines: list[str], threads: int, batch_tokens: int, fast: bool) -> tuple[list[str], float, float]:
+def _child_translator(lines: list[str], options: dict, fast: bool) -> tuple[list[str], float, float]:
     from pipeline.models.bergamot import register_auto
 
     register_auto()  # before importing the model module directly
@@ -111,13 +111,21 @@ def _child_translator(lines: list[str], threads: int, batch_tokens: int, fast: b
     from pipeline.translate import Translator
 
     BergamotForConditionalGeneration.fast_greedy = fast
-    translator = Translator("bergamot-en-pt", threads=threads, batch_tokens=batch_tokens)
+    translator = Translator("bergamot-en-pt", **options)
     start = time.perf_counter()
     translator.translate(lines[:WARMUP_LINES], "en", "pt-BR")
     warmup = time.perf_counter() - start
     start = time.perf_counter()
     outputs = translator.translate(lines, "en", "pt-BR")
     return outputs, time.perf_counter() - start, warmup
+
+
+def _layout(options: dict) -> dict:
+    # The threads and workers a Translator with these options ends up with (no model is read).
+    from pipeline.translate import Translator
+
+    translator = Translator("bergamot-en-pt", **options)
+    return {"threads": translator._load_options["threads"], "workers": translator.workers}
 
 
 def _child_native(lines: list[str], threads: int) -> tuple[list[str], float, float]:
@@ -166,13 +174,13 @@ def _child_hf_generate(lines: list[str], fast: bool) -> tuple[list[str], float, 
     return outputs, time.perf_counter() - start, warmup
 
 
-def _child_stream(path: Path, count: int, threads: int, batch_tokens: int, output: Path) -> tuple[float, float]:
+def _child_stream(path: Path, count: int, options: dict, output: Path) -> tuple[float, float]:
     # Streams `count` lines (the file repeated) through translate_iterable into `output`.
     import itertools
 
     from pipeline.translate import Translator
 
-    translator = Translator("bergamot-en-pt", threads=threads, batch_tokens=batch_tokens)
+    translator = Translator("bergamot-en-pt", **options)
     start = time.perf_counter()
     translator.translate(read_lines(path, WARMUP_LINES), "en", "pt-BR")
     warmup = time.perf_counter() - start
@@ -199,27 +207,40 @@ def child_main(argv: list[str]) -> int:
     parser.add_argument("system", choices=["translator", "native", "hf-generate", "stream"])
     parser.add_argument("--lines", type=int, default=None)
     parser.add_argument("--skip", type=int, default=0, help="start at this line (for split runs)")
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: the system's own)")
+    parser.add_argument("--workers", type=int, default=None, help="translator, stream: worker threads")
+    parser.add_argument("--quantize", default=None, help="translator: int8")
     parser.add_argument("--batch-tokens", type=int, default=2048)
     parser.add_argument("--no-fast", action="store_true", help="translator, hf-generate: transformers' own generate loop")
     parser.add_argument("--count", type=int, default=1000, help="stream: lines to translate")
     parser.add_argument("--output", type=Path, default=None, help="write the translations here")
     args = parser.parse_args(argv)
 
-    if args.system != "native":
-        _set_threads(args.threads)
+    options = {"threads": args.threads, "workers": args.workers, "batch_tokens": args.batch_tokens}
+    if args.quantize:
+        options["quantize"] = args.quantize
+    if args.system == "hf-generate" and args.threads is not None:
+        _set_threads(args.threads)  # otherwise torch's default, as a new user gets
     rss_before = peak_rss_mb()
-    result: dict = {"system": args.system, "threads": args.threads}
+    result: dict = {"system": args.system}
+    if args.system in ("translator", "stream"):
+        result.update(_layout(options))
+    elif args.system == "hf-generate":
+        import torch
+
+        result["threads"] = torch.get_num_threads()
+    else:
+        result["threads"] = args.threads
     if args.system == "stream":
         out = args.output or Path(os.devnull)
-        seconds, warmup = _child_stream(SOURCE, args.count, args.threads, args.batch_tokens, out)
+        seconds, warmup = _child_stream(SOURCE, args.count, options, out)
         result.update(lines=args.count, seconds=seconds, warmup_seconds=warmup)
     else:
         lines = read_lines(SOURCE)[args.skip :]
         lines = lines[: args.lines] if args.lines else lines
         if args.system == "translator":
-            outputs, seconds, warmup = _child_translator(lines, args.threads, args.batch_tokens, not args.no_fast)
-            result.update(batch_tokens=args.batch_tokens, fast_greedy=not args.no_fast)
+            outputs, seconds, warmup = _child_translator(lines, options, not args.no_fast)
+            result.update(batch_tokens=args.batch_tokens, fast_greedy=not args.no_fast, quantize=args.quantize)
         elif args.system == "native":
             outputs, seconds, warmup = _child_native(lines, args.threads)
         else:

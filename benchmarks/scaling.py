@@ -1,6 +1,6 @@
 """Does mtpipe's translator scale linearly in time and stay flat in memory?
 
-Usage: python benchmarks/scaling.py [--small 1000] [--large 10000] [--threads 1]
+Usage: python benchmarks/scaling.py [--small 1000] [--large 10000] [--threads T] [--workers W]
                                     [--batch-tokens 2048] [--output FILE]
 
 Streams ``--small`` and then ``--large`` lines (FLORES-200 devtest en, repeated,
@@ -28,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", type=int, default=1000, help="lines in the small run")
     parser.add_argument("--large", type=int, default=10000, help="lines in the large run")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads per worker (default: the Translator's)")
+    parser.add_argument("--workers", type=int, default=None, help="worker threads (default: the Translator's)")
     parser.add_argument("--batch-tokens", type=int, default=2048)
     parser.add_argument("--output", default="scaling.json", help="file name under benchmarks/results/")
     return parser
@@ -40,8 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for count in (args.small, args.large):
             out = Path(tmp) / f"{count}.pt.txt"
+            layout = [f"--{name}={value}" for name, value in (("threads", args.threads), ("workers", args.workers))
+                      if value is not None]
             result = run_child([
-                "stream", "--count", str(count), "--threads", str(args.threads),
+                "stream", "--count", str(count), *layout,
                 "--batch-tokens", str(args.batch_tokens), "--output", str(out),
             ])
             written = sum(1 for _ in out.open(encoding="utf-8"))

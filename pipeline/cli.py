@@ -68,7 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     hw = tr.add_argument_group("hardware")
     hw.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
     hw.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default="float32")
-    hw.add_argument("--threads", type=_positive, default=None, help="torch threads (default: torch's)")
+    hw.add_argument("--threads", type=_positive, default=None, help="torch threads per worker (default: 1 on CPU)")
+    hw.add_argument("--workers", type=_positive, default=None,
+                    help="batches translated at once, a thread each (default: one per core on CPU)")
     _add_cache_option(tr)
 
     ev = sub.add_parser(
@@ -249,6 +251,7 @@ def _cmd_translate(args: argparse.Namespace) -> int:
     translator = Translator(
         args.model, family=args.family, beam=args.beam, max_length=args.max_length,
         batch_tokens=args.batch_tokens, device=args.device, dtype=args.dtype, threads=args.threads,
+        workers=args.workers,
     )
     translator.check_direction(args.src, args.tgt)
     document = None

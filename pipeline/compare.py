@@ -20,7 +20,7 @@ from pipeline.significance import Method, compare_systems
 __all__ = ["compare_job", "build_comparison"]
 
 log = logging.getLogger(__name__)
-_SETTINGS = ("beam", "max_length", "batch_tokens", "device", "dtype", "threads", "quantize", "family")
+_SETTINGS = ("beam", "max_length", "batch_tokens", "device", "dtype", "threads", "workers", "quantize", "family")
 
 
 def compare_job(

@@ -14,6 +14,7 @@ from typing import Any
 
 from pipeline.errors import ConfigError, InputError, PipelineError
 from pipeline.languages import parse_language
+from pipeline.native import NATIVE_MODEL
 from pipeline.textio import read_text
 
 __all__ = ["CorpusConfig", "SystemConfig", "JobConfig", "load_config", "parse_config"]
@@ -50,6 +51,7 @@ class SystemConfig:
     device: str = "cpu"
     dtype: str = "float32"
     threads: int | None = None
+    workers: int | None = None
     quantize: str | None = None
     tgt_langs: tuple[str, ...] = ()
     chunk_size: int = 256  # segments sorted, batched and journaled together
@@ -95,6 +97,7 @@ _SYSTEM_KEYS = {
     "device": (False, str),
     "dtype": (False, str),
     "threads": (False, int),
+    "workers": (False, int),
     "quantize": (False, str),
     "tgt_langs": (False, list),
     "chunk_size": (False, int),
@@ -198,9 +201,11 @@ def _system(item: Any, index: int, where: str) -> SystemConfig:
         raise ConfigError(f"{context}: expected a table")
     _check_keys(item, _SYSTEM_KEYS, context)
     context = f"{where}: system {item['name']!r}"
-    for key in ("beam", "batch_tokens", "max_length", "threads", "chunk_size"):
+    for key in ("beam", "batch_tokens", "max_length", "threads", "workers", "chunk_size"):
         if key in item and item[key] < 1:
             raise ConfigError(f"{context}: {key} must be at least 1, got {item[key]}")
+    if item["model"] == NATIVE_MODEL and "workers" in item:
+        raise ConfigError(f"{context}: the native engine takes threads (Python threads calling it), not workers")
     for key, allowed in (("device", DEVICES), ("dtype", DTYPES), ("quantize", QUANTIZE)):
         if key in item and item[key] not in allowed:
             raise ConfigError(f"{context}: {key} {item[key]!r} is not one of {', '.join(allowed)}")

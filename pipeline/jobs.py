@@ -198,6 +198,7 @@ def make_translator(system: SystemConfig) -> Any:
         device=system.device,
         dtype=system.dtype,
         threads=system.threads,
+        workers=system.workers,
         quantize=system.quantize,
     )
 

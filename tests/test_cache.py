@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,10 +30,12 @@ class Counter:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.segments = 0
         original = Translator._generate
+        lock = threading.Lock()  # batches may run in worker threads
 
-        def counted(translator: Translator, batch: list, direction: object) -> list:
-            self.segments += len(batch)
-            return original(translator, batch, direction)
+        def counted(translator: Translator, batch: list, *rest: object) -> list:
+            with lock:
+                self.segments += len(batch)
+            return original(translator, batch, *rest)
 
         monkeypatch.setattr(Translator, "_generate", counted)
 

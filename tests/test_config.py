@@ -78,6 +78,8 @@ beam = 4
         pytest.param(MINIMAL + '\n[outptu]\ndir = "x"\n', "unknown key 'outptu'; did you mean 'output'?", id="typo-top"),
         pytest.param(MINIMAL.replace('model = "bergamot-en-pt"', 'model = "m"\nbeam = "4"'), "beam must be a whole number, got '4'", id="bad-type"),
         pytest.param(MINIMAL.replace('model = "bergamot-en-pt"', 'model = "m"\nbeam = 0'), "beam must be at least 1, got 0", id="bad-beam"),
+        pytest.param(MINIMAL.replace('model = "bergamot-en-pt"', 'model = "m"\nworkers = 0'), "workers must be at least 1, got 0", id="bad-workers"),
+        pytest.param(MINIMAL.replace('model = "bergamot-en-pt"', 'model = "bergamot-native"\nworkers = 2'), "the native engine takes threads", id="native-workers"),
         pytest.param(MINIMAL.replace('model = "bergamot-en-pt"', 'model = "m"\ndevice = "tpu"'), "device 'tpu' is not one of cpu, cuda, auto", id="bad-device"),
         pytest.param(MINIMAL.replace('"en"', '"klingon"'), "unknown language code 'klingon'", id="bad-language"),
         pytest.param(MINIMAL.replace('name = "greedy"\n', ""), "missing key 'name'", id="missing-key"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -34,6 +35,7 @@ def test_default_model() -> None:
                      id="batch_tokens"),
         pytest.param({"max_length": -1}, "max_length must be a whole number of at least 1, got -1", id="max_length"),
         pytest.param({"threads": 1.5}, "threads must be a whole number of at least 1, got 1.5", id="threads"),
+        pytest.param({"workers": 0}, "workers must be a whole number of at least 1, got 0", id="workers"),
         pytest.param({"dtype": "half"}, r"unknown dtype 'half' \(valid: float32, float16, bfloat16\)", id="dtype"),
         pytest.param({"device": "gpu"}, r"unknown device 'gpu'", id="device"),
         pytest.param({"quantize": "int4"}, r"unknown quantize 'int4' \(valid: int8, or none\)", id="quantize"),
@@ -138,6 +140,59 @@ texts = st.lists(
     ),
     max_size=8,
 )
+
+
+@pytest.mark.parametrize("kind", ["marian", "marian-multi", "nllb", "m2m100", "mbart", "t5", "madlad"])
+def test_worker_threads_change_nothing_but_speed(kind: str, tiny_model, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Batches decoded by 3 threads at once give, in order, what one thread gives.
+    tgt = "de" if kind in ("marian", "t5") else "pt-BR"
+    segments = WORDS[:40] + [" ".join(WORDS[i : i + 5]) for i in range(0, 60, 5)] + ["", " "]
+    serial = Translator(str(tiny_model(kind)), max_length=5, batch_tokens=24, workers=1)
+    parallel = Translator(str(tiny_model(kind)), max_length=5, batch_tokens=24, workers=3)
+    seen: list[tuple[str, int]] = []
+    generate = parallel.loaded.model.generate
+
+    def spy(**kwargs: object):
+        seen.append((threading.current_thread().name, torch.get_num_threads()))
+        return generate(**kwargs)
+
+    monkeypatch.setattr(parallel.loaded.model, "generate", spy)
+    expected = serial.translate(segments, "en", tgt)
+    assert parallel.translate(segments, "en", tgt) == expected
+    assert len(seen) > 3  # several batches...
+    assert all(name.startswith("mtpipe-batch") for name, _ in seen)  # ...run by the workers,
+    assert {threads for _, threads in seen} == {1}  # each with one torch thread
+
+
+def test_default_layout_is_one_torch_thread_per_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(translate_module, "usable_cores", lambda: 4)
+    assert Translator("no-such-model").workers == 4
+    assert Translator("no-such-model")._load_options["threads"] == 1
+    assert Translator("no-such-model", threads=2).workers == 2
+    assert Translator("no-such-model", threads=3).workers == 1
+    assert Translator("no-such-model", workers=1).workers == 1
+    monkeypatch.setattr(translate_module, "usable_cores", lambda: 1)
+    assert Translator("no-such-model").workers == 1
+
+
+def test_usable_cores_follows_the_affinity_mask() -> None:
+    import os
+
+    assert translate_module.usable_cores() == len(os.sched_getaffinity(0))
+
+
+def test_an_error_in_a_worker_reaches_the_caller(tiny_model, monkeypatch: pytest.MonkeyPatch) -> None:
+    translator = Translator(str(tiny_model("marian")), max_length=4, batch_tokens=8, workers=2)
+    calls: list[int] = []
+
+    def broken(**kwargs: object):
+        calls.append(1)
+        raise RuntimeError("out of memory in batch")
+
+    monkeypatch.setattr(translator.loaded.model, "generate", broken)
+    with pytest.raises(RuntimeError, match="out of memory in batch"):
+        translator.translate(WORDS[:30], "en", "de")
+    assert calls
 
 
 @pytest.fixture(scope="module")
