@@ -19,11 +19,12 @@ import hashlib
 import json
 import os
 import sqlite3
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import PipelineError
+from pipeline.errors import ModelError, PipelineError
 
 __all__ = ["CACHE_ENV", "TranslationCache", "default_cache_path", "model_identity", "settings_key",
            "translate_chunks"]
@@ -184,6 +185,12 @@ def translate_chunks(
 ) -> Iterator[list[tuple[int, str]]]:
     """Translate ``segments[i]`` for each index, a chunk at a time, through the cache.
 
+    Each chunk's cache misses form one group, sorted and batched on its own
+    (so a segment's translation does not depend on the engine). The groups go
+    to ``translator.translate_groups(groups, src, tgt)`` when it has one (an
+    engine that sends them all to a cluster at once), else one by one to
+    ``translator.translate``.
+
     Args:
         translator: a :class:`pipeline.translate.Translator` or anything with its ``translate``.
         segments: all the segments.
@@ -191,7 +198,7 @@ def translate_chunks(
         tgt_lang: target language.
         indices: which segments to translate (default: all), in order.
         cache: a cache to read first and fill after, or ``None``.
-        chunk_size: segments per chunk; each chunk is sorted and batched on its own.
+        chunk_size: segments per chunk.
 
     Yields:
         For each chunk, its ``(index, translation)`` pairs in order, once all are translated.
@@ -201,23 +208,33 @@ def translate_chunks(
     """
     todo = list(range(len(segments))) if indices is None else list(indices)
     settings = settings_key(translator) if cache is not None else {}
-    for start in range(0, len(todo), chunk_size):
-        chunk = todo[start : start + chunk_size]
-        found: dict[int, str] = {}
-        keys: dict[int, str] = {}
-        if cache is not None:
-            keys = {n: TranslationCache.key(settings, src_lang, tgt_lang, segments[n]) for n in chunk}
-            cached = cache.get_many(list(dict.fromkeys(keys.values())))
-            found = {n: cached[key] for n, key in keys.items() if key in cached}
-        misses = [n for n in chunk if n not in found]
-        if misses:
-            texts = [segments[n] for n in misses]
-            stream: Callable[..., Iterable[str]] | None = getattr(translator, "translate_iterable", None)
-            if stream is not None:
-                translated = list(stream(texts, src_lang, tgt_lang, chunk_size=len(texts)))
-            else:
-                translated = translator.translate(texts, src_lang, tgt_lang)
-            found.update(zip(misses, translated))
+    # Chunks whose misses were handed to the translator, oldest first: a lazy
+    # translator takes one group at a time, an engine may take them all first.
+    pending: deque[tuple[list[int], dict[int, str], dict[int, str], list[int]]] = deque()
+
+    def groups() -> Iterator[list[str]]:
+        for start in range(0, len(todo), chunk_size):
+            chunk = todo[start : start + chunk_size]
+            found: dict[int, str] = {}
+            keys: dict[int, str] = {}
             if cache is not None:
-                cache.put_many((keys[n], found[n]) for n in misses)
+                keys = {n: TranslationCache.key(settings, src_lang, tgt_lang, segments[n]) for n in chunk}
+                cached = cache.get_many(list(dict.fromkeys(keys.values())))
+                found = {n: cached[key] for n, key in keys.items() if key in cached}
+            misses = [n for n in chunk if n not in found]
+            pending.append((chunk, found, keys, misses))
+            yield [segments[n] for n in misses]
+
+    many: Callable[..., Iterable[list[str]]] | None = getattr(translator, "translate_groups", None)
+    if many is not None:
+        results = many(groups(), src_lang, tgt_lang)
+    else:
+        results = (translator.translate(texts, src_lang, tgt_lang) if texts else [] for texts in groups())
+    for translated in results:
+        chunk, found, keys, misses = pending.popleft()
+        if len(translated) != len(misses):
+            raise ModelError(f"the translator returned {len(translated)} translations for {len(misses)} segments")
+        found.update(zip(misses, translated))
+        if cache is not None and misses:
+            cache.put_many((keys[n], found[n]) for n in misses)
         yield [(n, found[n]) for n in chunk]
