@@ -17,7 +17,7 @@ from pipeline.languages import parse_language
 from pipeline.native import NATIVE_MODEL
 from pipeline.textio import read_text
 
-__all__ = ["CorpusConfig", "SystemConfig", "JobConfig", "load_config", "parse_config"]
+__all__ = ["CorpusConfig", "SystemConfig", "EngineConfig", "JobConfig", "load_config", "parse_config"]
 
 DEVICES = ("cpu", "cuda", "auto")
 DTYPES = ("float32", "float16", "bfloat16")
@@ -58,13 +58,33 @@ class SystemConfig:
 
 
 @dataclass(frozen=True)
+class EngineConfig:
+    """Where translation runs: ``local`` (this process) or ``ray`` (a Ray cluster, its ``[ray]`` table)."""
+
+    name: str = "local"
+    address: str | None = None  # ray: a running cluster; None starts a local instance for the run
+    actors: int | None = None  # ray: the actor pool's size (None: as many as the cluster's CPUs or GPUs hold)
+    cpus_per_actor: float = 1.0
+    gpus_per_actor: float = 0.0
+
+    def with_options(self, name: str | None = None, address: str | None = None, actors: int | None = None
+                     ) -> EngineConfig:
+        """This config with the command line's ``--engine``, ``--address`` and ``--actors`` on top."""
+        return EngineConfig(
+            name=name or self.name, address=address or self.address, actors=actors or self.actors,
+            cpus_per_actor=self.cpus_per_actor, gpus_per_actor=self.gpus_per_actor,
+        )
+
+
+@dataclass(frozen=True)
 class JobConfig:
-    """A whole job: where it came from, its corpora, its systems and its output folder."""
+    """A whole job: where it came from, its corpora, its systems, its output folder and its engine."""
 
     path: Path
     corpora: tuple[CorpusConfig, ...]
     systems: tuple[SystemConfig, ...]
     output_dir: Path
+    engine: EngineConfig = EngineConfig()
 
     @property
     def name(self) -> str:
@@ -73,8 +93,13 @@ class JobConfig:
 
 
 # key -> (required, python types accepted)
-_TOP_KEYS = {"corpora": (True, list), "systems": (True, list), "output": (False, dict)}
+_TOP_KEYS = {
+    "corpora": (True, list), "systems": (True, list), "output": (False, dict), "engine": (False, str), "ray": (False, dict),
+}
 _OUTPUT_KEYS = {"dir": (False, str)}
+ENGINES = ("local", "ray")
+_RAY_KEYS = {"address": (False, str), "actors": (False, int), "cpus_per_actor": (False, (int, float)),
+             "gpus_per_actor": (False, (int, float))}
 _CORPUS_KEYS = {
     "name": (True, str),
     "source": (False, str),
@@ -139,7 +164,24 @@ def parse_config(data: dict[str, Any], path: Path) -> JobConfig:
     _unique([c.name for c in corpora], "corpus", path.name)
     _unique([s.name for s in systems], "system", path.name)
     out_dir = Path(output["dir"]) if "dir" in output else Path("runs") / path.stem
-    return JobConfig(path=path, corpora=corpora, systems=systems, output_dir=_resolve(base, out_dir))
+    return JobConfig(path=path, corpora=corpora, systems=systems, output_dir=_resolve(base, out_dir),
+                     engine=_engine(data, path.name))
+
+
+def _engine(data: dict[str, Any], where: str) -> EngineConfig:
+    name = data.get("engine", "local")
+    if name not in ENGINES:
+        raise ConfigError(f"{where}: engine {name!r} is not one of {', '.join(ENGINES)}")
+    ray = data.get("ray", {})
+    _check_keys(ray, _RAY_KEYS, f"{where}: [ray]")
+    if "actors" in ray and ray["actors"] < 1:
+        raise ConfigError(f"{where}: [ray] actors must be at least 1, got {ray['actors']}")
+    for key in ("cpus_per_actor", "gpus_per_actor"):
+        if key in ray and ray[key] < 0:
+            raise ConfigError(f"{where}: [ray] {key} must not be negative, got {ray[key]}")
+    if ray.get("cpus_per_actor", 1) == 0 and ray.get("gpus_per_actor", 0) == 0:
+        raise ConfigError(f"{where}: [ray] an actor needs at least some CPU or GPU")
+    return EngineConfig(name=name, **{key: value for key, value in ray.items()})
 
 
 def _corpus(item: Any, index: int, base: Path, where: str) -> CorpusConfig:
@@ -214,7 +256,7 @@ def _system(item: Any, index: int, where: str) -> SystemConfig:
     return SystemConfig(**fields, tgt_langs=tgt_langs)
 
 
-def _check_keys(table: Any, schema: dict[str, tuple[bool, type]], context: str) -> None:
+def _check_keys(table: Any, schema: dict[str, tuple[bool, Any]], context: str) -> None:
     if not isinstance(table, dict):
         raise ConfigError(f"{context}: expected a table")
     for key, value in table.items():
@@ -224,14 +266,17 @@ def _check_keys(table: Any, schema: dict[str, tuple[bool, type]], context: str) 
             raise ConfigError(f"{context}: unknown key {key!r}{suggestion}")
         expected = schema[key][1]
         # bool is an int in Python; a flag must not pass for a number or back.
-        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        kinds = expected if isinstance(expected, tuple) else (expected,)
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
             raise ConfigError(f"{context}: {key} must be a {_type_name(expected)}, got {value!r}")
     missing = [key for key, (required, _) in schema.items() if required and key not in table]
     if missing:
         raise ConfigError(f"{context}: missing key {missing[0]!r}")
 
 
-def _type_name(kind: type) -> str:
+def _type_name(kind: type | tuple[type, ...]) -> str:
+    if isinstance(kind, tuple):
+        return "number"
     return {str: "string", int: "whole number", bool: "true/false", list: "list", dict: "table"}[kind]
 
 

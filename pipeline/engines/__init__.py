@@ -1,0 +1,63 @@
+"""Where translation runs: a registry of engines.
+
+An engine turns a ``[[systems]]`` entry into a translator that
+:func:`pipeline.cache.translate_chunks` can use: ``local`` builds it in this
+process; ``ray`` sends the groups of segments to an actor pool on a Ray
+cluster. Engines are opened as context managers: ``ray`` connects to a cluster
+(or starts a local one) on entry and lets go of it on exit.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from pipeline.config import ENGINES, EngineConfig, SystemConfig
+from pipeline.errors import ConfigError
+
+__all__ = ["Engine", "ENGINES", "open_engine", "register_engine"]
+
+
+class Engine(Protocol):
+    """Makes translators for systems; a context manager around whatever it runs on."""
+
+    name: str
+
+    def translator(self, system: SystemConfig) -> Any:
+        """A translator for ``system`` (no weights read yet); raises PipelineError for a bad system."""
+
+    def __enter__(self) -> Engine: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+# name -> "module:factory"; modules are imported on use (Ray is an optional extra).
+_REGISTRY: dict[str, str] = {
+    "local": "pipeline.engines.local:LocalEngine",
+    "ray": "pipeline.engines.raydata:RayEngine",
+}
+_FACTORIES: dict[str, Callable[[EngineConfig], Engine]] = {}
+
+
+def register_engine(name: str, factory: Callable[[EngineConfig], Engine]) -> None:
+    """Make ``name`` an engine built by ``factory(config)`` (for plugins and tests)."""
+    _FACTORIES[name] = factory
+
+
+def open_engine(config: EngineConfig) -> Engine:
+    """The engine ``config`` names, not yet entered.
+
+    Raises:
+        ConfigError: an unknown engine, or one whose optional dependencies are missing.
+    """
+    if config.name in _FACTORIES:
+        return _FACTORIES[config.name](config)
+    if config.name not in _REGISTRY:
+        known = sorted({*_REGISTRY, *_FACTORIES})
+        raise ConfigError(f"unknown engine {config.name!r} (known: {', '.join(known)})")
+    module, factory = _REGISTRY[config.name].split(":")
+    return getattr(importlib.import_module(module), factory)(config)
+
+
+assert set(ENGINES) == set(_REGISTRY), "pipeline.config.ENGINES and the registry must name the same engines"
