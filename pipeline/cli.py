@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline import __version__
-from pipeline.errors import PipelineError
+from pipeline.errors import ConfigError, PipelineError
 from pipeline.progress import Progress
 
 if TYPE_CHECKING:
@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     hw.add_argument("--workers", type=_positive, default=None,
                     help="batches translated at once, a thread each (default: one per core on CPU)")
     _add_cache_option(tr)
+    _add_engine_options(tr)
 
     ev = sub.add_parser(
         "evaluate", help="score hypotheses against references with sacrebleu", formatter_class=fmt,
@@ -86,12 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
                          epilog="example: mtpipe run configs/article-en-pt.toml")
     run.add_argument("config", help="TOML job file")
     _add_cache_option(run)
+    _add_engine_options(run)
     _add_compare_options(run)
 
     cmp = sub.add_parser("compare", help="compare a job's systems: scores, intervals, significance, reports",
                          formatter_class=fmt, epilog="example: mtpipe compare configs/compare-en-pt.toml")
     cmp.add_argument("config", help="TOML job file; its first system is the baseline")
     _add_cache_option(cmp)
+    _add_engine_options(cmp)
     _add_compare_options(cmp)
     cmp.add_argument("--out", default=None, help="folder for report.json/.md/.html (default: the job's output folder)")
 
@@ -111,6 +114,33 @@ def _add_cache_option(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--no-cache", action="store_true",
                        help="neither read nor fill the translation cache ($MTPIPE_CACHE, default: the user cache "
                             "folder's mtpipe/translations.sqlite3)")
+
+
+def _add_engine_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("engine")
+    group.add_argument("--engine", choices=("local", "ray"), default=None,
+                       help="where to translate (default: the job's engine, else local)")
+    group.add_argument("--address", default=None,
+                       help="ray: a running cluster's head, host:port or auto (default: a local instance for the run)")
+    group.add_argument("--actors", type=_positive, default=None,
+                       help="ray: actors in the pool (default: the job's, else as many as the cluster's CPUs hold)")
+
+
+def _engine_config(args: argparse.Namespace, base: Any = None) -> Any:
+    """The engine of ``base`` (a job's EngineConfig) with the command line's options on top."""
+    from pipeline.config import EngineConfig
+
+    engine = (base or EngineConfig()).with_options(args.engine, args.address, args.actors)
+    if engine.name != "ray" and (args.address or args.actors):
+        option = "--address" if args.address else "--actors"
+        raise ConfigError(f"{option} is for the ray engine", hint="add --engine ray")
+    return engine
+
+
+def _with_engine(args: argparse.Namespace, config: Any) -> Any:
+    import dataclasses
+
+    return dataclasses.replace(config, engine=_engine_config(args, config.engine))
 
 
 class _ProgressBar:
@@ -246,21 +276,25 @@ def _cmd_translate(args: argparse.Namespace) -> int:
     parse_language(args.src), parse_language(args.tgt)
     text = read_text(args.file) if args.segment else None
     lines = None if args.segment else read_lines(args.file)
-    from pipeline.translate import Translator  # torch and transformers: seconds to import
+    engine_config = _engine_config(args)
+    from pipeline.config import SystemConfig
+    from pipeline.engines import open_engine  # torch and transformers: seconds to import
 
-    translator = Translator(
-        args.model, family=args.family, beam=args.beam, max_length=args.max_length,
+    system = SystemConfig(
+        name="translate", model=args.model, family=args.family, beam=args.beam, max_length=args.max_length,
         batch_tokens=args.batch_tokens, device=args.device, dtype=args.dtype, threads=args.threads,
         workers=args.workers,
     )
-    translator.check_direction(args.src, args.tgt)
-    document = None
-    if text is not None:
-        from pipeline.segment import Segmenter
+    with open_engine(engine_config) as engine:
+        translator = engine.translator(system)
+        translator.check_direction(args.src, args.tgt)
+        document = None
+        if text is not None:
+            from pipeline.segment import Segmenter
 
-        document = Segmenter(args.src).segment(text)
-        lines = list(document.texts)
-    translations = _translate_lines(args, translator, lines)
+            document = Segmenter(args.src).segment(text)
+            lines = list(document.texts)
+        translations = _translate_lines(args, translator, lines)
     if document is not None:
         result = document.rebuild(translations, tgt_lang=args.tgt)
         _write(result if result.endswith("\n") else result + "\n")
@@ -307,7 +341,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from pipeline.config import load_config
     from pipeline.jobs import run_job
 
-    config = load_config(args.config)
+    config = _with_engine(args, load_config(args.config))
     if len(config.systems) > 1:
         return _compare(args, config, out=None)
     cache, bar = _open_cache(args), _ProgressBar(disable=args.quiet)
@@ -325,7 +359,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_compare(args: argparse.Namespace) -> int:
     from pipeline.config import load_config
 
-    return _compare(args, load_config(args.config), out=args.out)
+    return _compare(args, _with_engine(args, load_config(args.config)), out=args.out)
 
 
 def _compare(args: argparse.Namespace, config, out: str | None) -> int:  # noqa: ANN001 - a JobConfig
