@@ -200,11 +200,86 @@ def _child_stream(path: Path, count: int, options: dict, output: Path) -> tuple[
     return time.perf_counter() - start, warmup
 
 
+def _tree_rss_mb(root: int) -> float:
+    # Resident memory of a process and all its descendants (a local Ray instance's daemons and
+    # actors are the driver's descendants). Shared pages count once per process.
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            rss[int(entry.name)] = int((entry / "statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo.extend(children.get(pid, []))
+    return total / 2**20
+
+
+class TreeRssSampler:
+    """Samples the tree's RSS every ``interval`` seconds in a thread; ``peak_mb`` is the highest seen."""
+
+    def __init__(self, interval: float = 0.5) -> None:
+        import threading
+
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(interval,), daemon=True)
+
+    def _run(self, interval: float) -> None:
+        while not self._stop.is_set():
+            self.peak_mb = max(self.peak_mb, _tree_rss_mb(os.getpid()))
+            self._stop.wait(interval)
+
+    def __enter__(self) -> "TreeRssSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_mb = max(self.peak_mb, _tree_rss_mb(os.getpid()))
+
+
+def _child_engine(path: Path, count: int, engine_name: str, chunk_size: int, output: Path) -> dict:
+    # `count` lines (the file repeated) through translate_chunks on an engine, as `mtpipe run` does.
+    import itertools
+
+    from pipeline.cache import translate_chunks
+    from pipeline.config import EngineConfig, SystemConfig
+    from pipeline.engines import open_engine
+
+    lines = list(itertools.islice(itertools.cycle(read_lines(path)), count))
+    system = SystemConfig(name="greedy", model="bergamot-en-pt", chunk_size=chunk_size)
+    with TreeRssSampler() as sampler:
+        start = time.perf_counter()
+        with open_engine(EngineConfig(name=engine_name)) as engine:
+            opened = time.perf_counter()
+            translator = engine.translator(system)
+            translator.check_direction("en", "pt-BR")
+            with output.open("w", encoding="utf-8") as out:
+                for pairs in translate_chunks(translator, lines, "en", "pt-BR", chunk_size=chunk_size):
+                    out.writelines(text + "\n" for _, text in pairs)
+            translated = time.perf_counter()
+        total = time.perf_counter() - start
+    return {"lines": count, "engine": engine_name, "chunk_size": chunk_size, "seconds": total,
+            "engine_start_seconds": opened - start, "translate_seconds": translated - opened,
+            "engine_stop_seconds": total - (translated - start), "tree_peak_rss_mb": round(sampler.peak_mb, 1)}
+
+
 def child_main(argv: list[str]) -> int:
     import argparse
 
     parser = argparse.ArgumentParser()
-    parser.add_argument("system", choices=["translator", "native", "hf-generate", "stream"])
+    parser.add_argument("system", choices=["translator", "native", "hf-generate", "stream", "engine"])
+    parser.add_argument("--engine", choices=["local", "ray"], default="local", help="engine: which")
+    parser.add_argument("--chunk-size", type=int, default=256, help="engine: segments per group")
     parser.add_argument("--lines", type=int, default=None)
     parser.add_argument("--skip", type=int, default=0, help="start at this line (for split runs)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: the system's own)")
@@ -231,7 +306,10 @@ def child_main(argv: list[str]) -> int:
         result["threads"] = torch.get_num_threads()
     else:
         result["threads"] = args.threads
-    if args.system == "stream":
+    if args.system == "engine":
+        out = args.output or Path(os.devnull)
+        result.update(_child_engine(SOURCE, args.count, args.engine, args.chunk_size, out))
+    elif args.system == "stream":
         out = args.output or Path(os.devnull)
         seconds, warmup = _child_stream(SOURCE, args.count, options, out)
         result.update(lines=args.count, seconds=seconds, warmup_seconds=warmup)

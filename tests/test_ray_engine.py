@@ -213,3 +213,29 @@ def test_translate_on_the_cluster_prints_only_the_translations(tmp_path: Path, c
     assert local.returncode == remote.returncode == 0, remote.stderr
     assert remote.stdout == local.stdout
     assert len(remote.stdout.splitlines()) == 41 and remote.stdout.splitlines()[20] == ""
+
+
+@pytest.mark.parametrize(
+    ("ray_table", "resources", "system", "expected"),
+    [
+        pytest.param({}, {"CPU": 8.0}, {}, {"size": 8, "threads": 1, "workers": 1}, id="an-actor-per-cpu"),
+        pytest.param({"cpus_per_actor": 2}, {"CPU": 8.0}, {}, {"size": 4, "threads": 1, "workers": 2},
+                     id="two-cpus-two-workers"),
+        pytest.param({"cpus_per_actor": 4}, {"CPU": 8.0}, {"threads": 2}, {"size": 2, "threads": 2, "workers": 2},
+                     id="threads-from-the-system"),
+        pytest.param({"gpus_per_actor": 0.5}, {"CPU": 8.0, "GPU": 2.0}, {}, {"size": 4, "threads": 1, "workers": 1},
+                     id="half-a-gpu-each"),
+        pytest.param({"actors": 3}, {"CPU": 8.0}, {}, {"size": 3, "threads": 1, "workers": 1}, id="fixed-size"),
+    ],
+)
+def test_the_pool_is_sized_from_the_config_and_the_cluster(
+    ray_table: dict, resources: dict, system: dict, expected: dict
+) -> None:
+    from pipeline.config import EngineConfig, SystemConfig
+    from pipeline.engines.raydata import RayEngine
+
+    engine = RayEngine(EngineConfig(name="ray", **ray_table))
+    engine._resources = resources
+    pool = engine.pool(SystemConfig(name="s", model="m", **system))
+    assert {key: pool[key] for key in expected} == expected
+    assert pool["num_cpus"] == ray_table.get("cpus_per_actor", 1.0)

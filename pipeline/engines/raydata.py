@@ -157,9 +157,10 @@ class RayEngine:
             size = max(1, int(self._resources.get("GPU", 0) // gpus))
         else:
             size = max(1, int(self._resources.get("CPU", 1) // cpus))
-        # One torch thread per worker thread, one worker per CPU the actor holds (the local default).
+        # On CPU, one torch thread per worker thread and one worker per CPU the actor holds
+        # (the local default); on its GPU, one worker.
         threads = system.threads or 1
-        workers = system.workers or max(1, int(cpus) // threads)
+        workers = system.workers or (1 if gpus > 0 else max(1, int(cpus) // threads))
         return {"size": size, "num_cpus": cpus, "num_gpus": gpus, "threads": threads, "workers": workers}
 
     def _check_resources(self) -> None:
