@@ -22,14 +22,22 @@ import itertools
 import logging
 import math
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from pipeline.errors import ConfigError
 from pipeline.languages import parse_language
-from pipeline.models import LoadedModel, ModelInfo, check_quantize, open_model, resolve_device, resolve_dtype
+from pipeline.models import (
+    LoadedModel,
+    ModelInfo,
+    check_quantize,
+    open_model,
+    resolve_device,
+    resolve_dtype,
+)
 from pipeline.models.registry import Direction
 from pipeline.segment import is_unspaced, split_long
 
@@ -37,8 +45,6 @@ __all__ = ["DEFAULT_MODEL", "Translator", "usable_cores"]
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
-R = TypeVar("R")
 
 DEFAULT_MODEL = "bergamot-en-pt"
 
@@ -54,6 +60,15 @@ _LENGTH_OFFSET = 10
 # transformers' own default max_length, which a checkpoint without a generation
 # config inherits: far too short for translation, so it is not taken as the model's.
 _LIBRARY_MAX_LENGTH = 20
+
+
+@dataclass
+class _Chunk:
+    # A chunk, tokenized and cut into batches.
+    size: int
+    offset: int  # of its first segment in the stream
+    pieces_of: dict[int, int]  # segment (non-blank) -> how many pieces it was split into
+    batches: list[list[_Item]]
 
 
 @dataclass
@@ -216,16 +231,58 @@ class Translator:
         joiner = "" if is_unspaced(parse_language(tgt_lang)) else " "
         return self._stream(iter(segments), direction, joiner, chunk_size)
 
-    def _stream(self, segments: Iterator[str], direction: Direction, joiner: str, chunk_size: int) -> Iterator[str]:
-        done = 0
-        while chunk := list(itertools.islice(segments, chunk_size)):
-            yield from self._translate_chunk(chunk, direction, joiner, done)
-            done += len(chunk)
+    def translate_groups(self, groups: Iterable[list[str]], src_lang: str, tgt_lang: str) -> Iterator[list[str]]:
+        """Each group's translations, in order; each group is sorted and batched on its own.
 
-    def _translate_chunk(self, chunk: list[str], direction: Direction, joiner: str, offset: int) -> list[str]:
+        With several workers, the next group's batches start before this one's
+        are collected, so the workers do not wait at group boundaries.
+
+        Raises:
+            LanguageError: a code is unknown, or the model cannot translate the pair.
+        """
+        direction = self.check_direction(src_lang, tgt_lang)
+        joiner = "" if is_unspaced(parse_language(tgt_lang)) else " "
+        return self._chunks((list(group) for group in groups), direction, joiner)
+
+    def _stream(self, segments: Iterator[str], direction: Direction, joiner: str, chunk_size: int) -> Iterator[str]:
+        chunks = iter(lambda: list(itertools.islice(segments, chunk_size)), [])
+        for translated in self._chunks(chunks, direction, joiner):
+            yield from translated
+
+    def _chunks(self, chunks: Iterator[list[str]], direction: Direction, joiner: str) -> Iterator[list[str]]:
+        # Each chunk's translations. With one worker, batch after batch; with several, every
+        # batch of a chunk goes to the pool, and one chunk ahead is prepared and queued.
+        offset = 0
+        if self.workers == 1:
+            for chunk in chunks:
+                prepared = self._prepare(chunk, direction, offset)
+                offset += len(chunk)
+                rows = [self._generate(batch, direction, self.loaded.model) for batch in prepared.batches]
+                yield self._finish(prepared, rows, direction, joiner)
+            return
+        pending: deque[tuple[_Chunk, list[Future]]] = deque()
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="mtpipe-batch") as pool:
+            try:
+                for chunk in itertools.chain(chunks, [None]):
+                    if chunk is not None:
+                        prepared = self._prepare(chunk, direction, offset)
+                        offset += len(chunk)
+                        model = self.loaded.model  # loaded here, not by several workers at once
+                        futures = [pool.submit(self._generate, batch, direction, model) for batch in prepared.batches]
+                        pending.append((prepared, futures))
+                    while pending and (chunk is None or len(pending) > 1):
+                        done, futures = pending.popleft()
+                        yield self._finish(done, [future.result() for future in futures], direction, joiner)
+            finally:
+                for _, futures in pending:  # an error or an abandoned stream: start nothing more
+                    for future in futures:
+                        future.cancel()
+
+    def _prepare(self, chunk: list[str], direction: Direction, offset: int) -> _Chunk:
+        # Tokenize a chunk, split what is too long, and cut it into batches (calling thread only).
         todo = [i for i, text in enumerate(chunk) if text.strip()]
         if not todo:
-            return [""] * len(chunk)
+            return _Chunk(len(chunk), offset, {}, [])
         for attr, value in direction.tokenizer_attrs.items():
             setattr(self.loaded.tokenizer, attr, value)
         encoded = self._encode([direction.prefix + chunk[i] for i in todo])
@@ -250,24 +307,25 @@ class Translator:
                                    offset + i + 1, n + 1, len(piece_ids))
                     piece_ids = piece_ids[: limit - 1] + piece_ids[-1:]
                 items.append(_Item(i, n, piece_ids))
+        return _Chunk(len(chunk), offset, pieces_of, list(self._batches(items)))
 
+    def _finish(self, chunk: _Chunk, rows: list[list[list[int]]], direction: Direction, joiner: str) -> list[str]:
+        # Decode a chunk's batches and put its segments back together, in order (calling thread only).
         translated: dict[tuple[int, int], str] = {}
         cut: set[int] = set()
-        batches = list(self._batches(items))
-        model = self.loaded.model  # loaded here, not by several workers at once
-        for batch, rows in zip(batches, self._run_batches(batches, direction, model)):
-            for item, (text, complete) in zip(batch, self._decode(batch, rows, direction)):
+        for batch, batch_rows in zip(chunk.batches, rows):
+            for item, (text, complete) in zip(batch, self._decode(batch, batch_rows, direction)):
                 translated[item.segment, item.piece] = text
                 if not complete:
-                    cut.add(offset + item.segment + 1)
+                    cut.add(chunk.offset + item.segment + 1)
         if cut:
             logger.warning(
                 "%d segments stopped at the length limit and may be cut short (raise max_length?): %s",
                 len(cut), _numbers(sorted(cut)),
             )
         return [
-            joiner.join(translated[i, n] for n in range(pieces_of[i])) if i in pieces_of else ""
-            for i in range(len(chunk))
+            joiner.join(translated[i, n] for n in range(chunk.pieces_of[i])) if i in chunk.pieces_of else ""
+            for i in range(chunk.size)
         ]
 
     def _encode(self, texts: list[str]) -> list[list[int]]:
@@ -286,12 +344,6 @@ class Translator:
             batch.append(item)
         if batch:
             yield batch
-
-    def _run_batches(self, batches: list[list[_Item]], direction: Direction, model: Any) -> Iterator[list[list[int]]]:
-        # Each batch's output ids, in order; with several workers, batches run at once.
-        if self.workers == 1 or len(batches) == 1:
-            return (self._generate(batch, direction, model) for batch in batches)
-        return _map_in_threads(lambda batch: self._generate(batch, direction, model), batches, self.workers)
 
     def _generate(self, batch: list[_Item], direction: Direction, model: Any) -> list[list[int]]:
         # The model's output ids for a batch. Torch only (no tokenizer): runs in worker threads.
@@ -378,19 +430,6 @@ def usable_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # macOS, Windows
         return os.cpu_count() or 1
-
-
-def _map_in_threads(function: Callable[[T], R], items: list[T], workers: int) -> Iterator[R]:
-    # function(item) for each item, in order, computed by `workers` threads; results are
-    # yielded as soon as they and all before them are done. The first error is raised.
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mtpipe-batch") as pool:
-        futures = [pool.submit(function, item) for item in items]
-        try:
-            for future in futures:
-                yield future.result()
-        finally:
-            for future in futures:
-                future.cancel()
 
 
 def _numbers(segments: list[int], limit: int = 10) -> str:

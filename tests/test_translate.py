@@ -241,9 +241,12 @@ def test_default_length_limit_is_per_segment(tiny_model) -> None:
     assert translator.translate(segments, "en", "pt") == alone
 
 
-def test_translate_iterable_streams_in_chunks(tiny_model) -> None:
-    translator = Translator(str(tiny_model("marian")), max_length=4)
-    segments = ["Hello world.", "", "Good morning.", "The report.", "Yes.", "", "No."]
+@pytest.mark.parametrize(("workers", "read_first"), [(1, 3), (2, 6)])
+def test_translate_iterable_streams_in_chunks(workers: int, read_first: int, tiny_model) -> None:
+    # One chunk is read before the first output; with several workers, one more is
+    # read and queued so that the workers do not wait at the chunk boundary.
+    translator = Translator(str(tiny_model("marian")), max_length=4, workers=workers)
+    segments = ["Hello world.", "", "Good morning.", "The report.", "Yes.", "", "No.", "Maybe.", "Later."]
     read: list[int] = []
 
     def source() -> Iterator[str]:
@@ -254,8 +257,27 @@ def test_translate_iterable_streams_in_chunks(tiny_model) -> None:
     stream = translator.translate_iterable(source(), "en", "de", chunk_size=3)
     assert read == []
     first = next(stream)
-    assert read == [0, 1, 2]  # one chunk read, not the whole input
+    assert read == list(range(read_first))  # not the whole input
     assert [first, *stream] == translator.translate(segments, "en", "de")
+
+
+def test_translate_groups_batches_each_group_on_its_own(tiny_model) -> None:
+    translator = Translator(str(tiny_model("marian")), max_length=4, workers=2)
+    groups = [WORDS[:7], [], ["", " "], WORDS[7:30], WORDS[30:31]]
+    batch_sizes: list[int] = []
+    generate = translator.loaded.model.generate
+
+    def spy(**kwargs: object):
+        batch_sizes.append(kwargs["input_ids"].shape[0])
+        return generate(**kwargs)
+
+    translator.loaded.model.generate = spy
+    out = list(translator.translate_groups(iter(groups), "en", "de"))
+    assert [len(group) for group in out] == [7, 0, 2, 23, 1]
+    assert out[2] == ["", ""]
+    assert sorted(batch_sizes) == [1, 7, 23]  # one batch per group: groups are never mixed
+    del translator.loaded.model.generate
+    assert out == [translator.translate(group, "en", "de") for group in groups]
 
 
 @pytest.mark.parametrize(
