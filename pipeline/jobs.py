@@ -320,7 +320,12 @@ def _task_identity(translator: Any, corpus: PreparedCorpus, tgt: str) -> str:
 
 
 class _Journal:
-    """A task's translations so far: a header line with its identity, then one JSON line per segment."""
+    """A task's translations so far: a header line with its identity, then per chunk one JSON line
+    per segment and an end line. Only whole chunks count: a resumed task starts at a chunk
+    boundary, so its groups, and so its translations, are those of an uninterrupted run.
+    """
+
+    FORMAT = 2  # 1 had no end lines
 
     def __init__(self, path: Path, identity: str, total: int) -> None:
         self.path, self.identity, self.total = path, identity, total
@@ -335,30 +340,38 @@ class _Journal:
         except FileNotFoundError:
             data = b""
         lines = data.split(b"\n")[:-1]  # the piece after the last newline is torn or empty
-        if lines and _json_or_none(lines[0]) == {"identity": self.identity, "segments": self.total}:
-            good = len(lines[0]) + 1
+        if lines and _json_or_none(lines[0]) == self._header():
+            good = offset = len(lines[0]) + 1
+            chunk: dict[int, str] = {}
             for line in lines[1:]:
                 record = _json_or_none(line)
-                if not (isinstance(record, dict) and isinstance(record.get("n"), int)
+                offset += len(line) + 1
+                if isinstance(record, dict) and set(record) == {"end"} and record["end"] == len(chunk):
+                    done.update(chunk)  # a whole chunk
+                    chunk, good = {}, offset
+                elif (isinstance(record, dict) and isinstance(record.get("n"), int)
                         and 0 <= record["n"] < self.total and isinstance(record.get("translation"), str)):
+                    chunk[record["n"]] = record["translation"]
+                else:
                     break
-                done[record["n"]] = record["translation"]
-                good += len(line) + 1
         elif data:
             log.info("%s belongs to another config or is damaged: starting the task afresh", self.path.name)
         if good == 0:
-            header = json.dumps({"identity": self.identity, "segments": self.total}) + "\n"
-            write_text_atomic(self.path, header)
+            write_text_atomic(self.path, json.dumps(self._header()) + "\n")
         elif good < len(data):
-            log.info("%s: dropping a torn last line", self.path.name)
+            log.info("%s: dropping an unfinished last chunk", self.path.name)
         self._handle = self.path.open("r+b")
         self._handle.truncate(good or self.path.stat().st_size)
         self._handle.seek(0, os.SEEK_END)
         return done
 
+    def _header(self) -> dict[str, Any]:
+        return {"identity": self.identity, "segments": self.total, "format": self.FORMAT}
+
     def append(self, pairs: list[tuple[int, str]]) -> None:
-        """Write, flush and fsync one chunk's translations."""
+        """Write, flush and fsync one chunk's translations and its end line."""
         lines = "".join(json.dumps({"n": n, "translation": t}, ensure_ascii=False) + "\n" for n, t in pairs)
+        lines += json.dumps({"end": len(pairs)}) + "\n"
         self._handle.write(lines.encode("utf-8"))
         self._handle.flush()
         os.fsync(self._handle.fileno())

@@ -69,6 +69,21 @@ def journal_lines(path: Path) -> int:
         return 0
 
 
+def committed(path: Path) -> int:
+    """Segments in the journal's whole chunks (those followed by their end line)."""
+    total = pending = 0
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines()[1:]:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            break
+        if "end" in record:
+            total, pending = total + pending, 0
+        else:
+            pending += 1
+    return total
+
+
 def test_a_killed_job_resumes_and_ends_byte_identical(
     tmp_path: Path, tiny_model: Callable[[str], Path], reference_run: Path
 ) -> None:
@@ -85,7 +100,7 @@ def test_a_killed_job_resumes_and_ends_byte_identical(
     finally:
         process.wait()
     assert process.returncode == -signal.SIGKILL, "the job ended before it could be killed"
-    journaled = journal_lines(journal) - 1
+    journaled = committed(journal)
     assert 0 < journaled < 240
     out = tmp_path / "out"
     assert not any((out / name).exists() for name in OUTPUTS), "nothing under a final name before the end"
@@ -138,3 +153,41 @@ def test_a_changed_config_does_not_reuse_a_stale_journal_or_outputs(
     lines = (out / f"{STEM}.txt").read_text(encoding="utf-8").splitlines()
     assert len(lines) == 240 and "STALE" not in lines
     assert json.loads((out / f"{STEM}.meta.json").read_text(encoding="utf-8"))["identity"] != meta["identity"]
+
+
+def test_only_whole_chunks_of_the_journal_count(tmp_path: Path) -> None:
+    # A chunk cut short (killed between its lines and its end line) is dropped, so the
+    # resumed task starts at a chunk boundary and groups its segments as before.
+    from pipeline.jobs import _Journal
+
+    path = tmp_path / "task.partial"
+    journal = _Journal(path, "abc", 10)
+    assert journal.open() == {}
+    journal.append([(0, "zero"), (1, "um")])
+    journal.append([(2, "dois"), (3, "três")])
+    journal.close()
+    whole = path.read_bytes()
+    with path.open("ab") as handle:
+        handle.write(b'{"n": 4, "translation": "quatro"}\n{"n": 5, "translation": "cinco"}\n{"n": 6, "tr')
+    journal = _Journal(path, "abc", 10)
+    assert journal.open() == {0: "zero", 1: "um", 2: "dois", 3: "três"}
+    journal.append([(4, "quatro")])
+    journal.close()
+    assert path.read_bytes() == whole + b'{"n": 4, "translation": "quatro"}\n{"end": 1}\n'
+    # An end line that does not match its chunk is damage: the chunk is not taken.
+    path.write_bytes(whole + b'{"n": 4, "translation": "quatro"}\n{"end": 2}\n')
+    assert reopened(path, "abc") == {0: "zero", 1: "um", 2: "dois", 3: "três"}
+    # A journal of the old format (no end lines) or of another task starts afresh.
+    path.write_bytes(b'{"identity": "abc", "segments": 10}\n{"n": 0, "translation": "zero"}\n')
+    assert reopened(path, "abc") == {}
+    assert reopened(path, "other") == {}
+
+
+def reopened(path: Path, identity: str) -> dict[int, str]:
+    from pipeline.jobs import _Journal
+
+    journal = _Journal(path, identity, 10)
+    try:
+        return journal.open()
+    finally:
+        journal.close()
