@@ -17,12 +17,14 @@ running. Ray is an optional extra: ``pip install 'mtpipe[ray]'``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import re
 import socket
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
@@ -101,7 +103,8 @@ class RayEngine:
         # driver's stdout: while Ray runs, stdout is stderr, so results stay clean.
         self._stdout, sys.stdout = sys.stdout, sys.stderr
         try:
-            ray.init(**options)
+            with _quiet_native_stderr(not log.isEnabledFor(logging.DEBUG)):
+                ray.init(**options)
         except Exception as err:  # ConnectionError, RuntimeError, ValueError, grpc errors
             sys.stdout, self._stdout = self._stdout, None
             where = f"at {address}" if address else "on this machine"
@@ -294,6 +297,28 @@ def _probe_modules(names: list[str]) -> list[str]:
     import importlib.util
 
     return [name for name in names if importlib.util.find_spec(name) is None]
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr(quiet: bool) -> Iterator[None]:
+    # Ray's C++ core announces its log level on stderr as it starts, whatever that level
+    # is: while ray.init() runs, file descriptor 2 goes to a scratch file (the processes
+    # a local instance starts then keep it too; Ray logs them to its session folder).
+    # Python's sys.stderr is not touched; failures still arrive as exceptions.
+    if not quiet:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with tempfile.TemporaryFile() as scratch:
+            os.dup2(scratch.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
 
 
 def _use_token_if_available() -> None:
