@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 FLORES = ROOT.parent / "shared" / "testsets" / "flores200-devtest"
@@ -111,7 +112,11 @@ def _child_translator(lines: list[str], options: dict, fast: bool) -> tuple[list
     from pipeline.translate import Translator
 
     BergamotForConditionalGeneration.fast_greedy = fast
-    translator = Translator("bergamot-en-pt", **options)
+    return _timed(Translator("bergamot-en-pt", **options), lines)
+
+
+def _timed(translator: Any, lines: list[str]) -> tuple[list[str], float, float]:
+    # A warm-up on the first lines (model load, first calls), then the timed translation of all.
     start = time.perf_counter()
     translator.translate(lines[:WARMUP_LINES], "en", "pt-BR")
     warmup = time.perf_counter() - start
@@ -131,13 +136,7 @@ def _layout(options: dict) -> dict:
 def _child_native(lines: list[str], threads: int) -> tuple[list[str], float, float]:
     from pipeline.native import NativeTranslator
 
-    translator = NativeTranslator(threads=threads)
-    start = time.perf_counter()
-    translator.translate(lines[:WARMUP_LINES], "en", "pt-BR")
-    warmup = time.perf_counter() - start
-    start = time.perf_counter()
-    outputs = translator.translate(lines, "en", "pt-BR")
-    return outputs, time.perf_counter() - start, warmup
+    return _timed(NativeTranslator(threads=threads), lines)
 
 
 def _child_hf_generate(lines: list[str], fast: bool) -> tuple[list[str], float, float]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -70,10 +70,7 @@ class EngineConfig:
     def with_options(self, name: str | None = None, address: str | None = None, actors: int | None = None
                      ) -> EngineConfig:
         """This config with the command line's ``--engine``, ``--address`` and ``--actors`` on top."""
-        return EngineConfig(
-            name=name or self.name, address=address or self.address, actors=actors or self.actors,
-            cpus_per_actor=self.cpus_per_actor, gpus_per_actor=self.gpus_per_actor,
-        )
+        return replace(self, name=name or self.name, address=address or self.address, actors=actors or self.actors)
 
 
 @dataclass(frozen=True)

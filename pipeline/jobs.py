@@ -32,15 +32,12 @@ from typing import Any
 from pipeline.cache import TranslationCache, settings_key, translate_chunks
 from pipeline.config import CorpusConfig, JobConfig, SystemConfig
 from pipeline.engines import Engine, open_engine
-from pipeline.engines.local import make_translator as local_translator
 from pipeline.errors import ConfigError, InputError, PipelineError
 from pipeline.measure import measure
 from pipeline.progress import Progress, ProgressCallback
 from pipeline.textio import atomic_writer, read_lines, read_text, write_lines_atomic, write_text_atomic
 
-__all__ = ["SCHEMA_VERSION", "PreparedCorpus", "TaskResult", "JobResult", "prepare_corpus", "run_job", "make_translator"]
-
-make_translator = local_translator  # the local engine's, kept under its old name
+__all__ = ["SCHEMA_VERSION", "PreparedCorpus", "TaskResult", "JobResult", "prepare_corpus", "run_job"]
 
 SCHEMA_VERSION = 1
 log = logging.getLogger(__name__)

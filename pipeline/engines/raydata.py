@@ -282,12 +282,8 @@ class _GroupTranslator:
         texts = batch.column("texts").to_pylist()
         out = []
         for payload in texts:
-            segments = json.loads(payload)
-            stream = getattr(self.translator, "translate_iterable", None)
-            if stream is not None:  # as translate_chunks does locally: the group is one chunk
-                translated = list(stream(segments, self.src_lang, self.tgt_lang, chunk_size=len(segments)))
-            else:
-                translated = self.translator.translate(segments, self.src_lang, self.tgt_lang)
+            # As translate_chunks does locally: the group is translated (sorted, batched) as one.
+            translated = self.translator.translate(json.loads(payload), self.src_lang, self.tgt_lang)
             out.append(json.dumps(translated, ensure_ascii=False))
         return {"group": groups, "translations": out}
 
@@ -374,11 +370,13 @@ def _root_message(err: BaseException) -> str:
     found = [m for line in text.splitlines() if (m := _ERROR_LINE.match(line.strip()))]
     if found:
         kind, message = found[-1].groups()
-        return message if kind in _PIPELINE_ERRORS else f"{kind}: {message}"
+        return message if kind in _pipeline_error_names() else f"{kind}: {message}"
     return _one_line(err)
 
 
-_PIPELINE_ERRORS = {"PipelineError", "ConfigError", "InputError", "ModelError", "LanguageError"}
+def _pipeline_error_names(kind: type = PipelineError) -> set[str]:
+    # Our own errors speak for themselves: their message is shown without the class name.
+    return {kind.__name__}.union(*(_pipeline_error_names(sub) for sub in kind.__subclasses__()))
 
 
 def _one_line(err: BaseException) -> str:
