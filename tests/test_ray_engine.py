@@ -245,3 +245,19 @@ def test_the_pool_is_sized_from_the_config_and_the_cluster(
     pool = engine.pool(SystemConfig(name="s", model="m", **system))
     assert {key: pool[key] for key in expected} == expected
     assert pool["num_cpus"] == ray_table.get("cpus_per_actor", 1.0)
+
+
+def test_an_actors_error_is_reported_by_its_own_line() -> None:
+    # Ray reports an actor that failed to start as ActorDiedError, the actor's traceback as text.
+    from pipeline.engines.raydata import _root_message
+
+    class ActorDied(Exception):
+        pass
+
+    died = ActorDied("The actor died")
+    died.error_msg = ("The actor died because of an error raised in its creation task\n"
+                      "Traceback (most recent call last):\n  File \"x.py\", line 1\n"
+                      "pipeline.errors.ModelError: model 'foo' not found on the hub or on disk\n")
+    assert _root_message(died) == "model 'foo' not found on the hub or on disk"
+    died.error_msg = "...\nModuleNotFoundError: No module named 'torch'\n"
+    assert _root_message(died) == "ModuleNotFoundError: No module named 'torch'"
