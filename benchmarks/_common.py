@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-FLORES = ROOT.parent / "shared" / "testsets" / "flores200-devtest"
+FLORES = ROOT / "corpora" / "flores200-devtest"
 SOURCE = FLORES / "eng_Latn.devtest"
 REFERENCE = FLORES / "por_Latn.devtest"
 RESULTS = ROOT / "benchmarks" / "results"

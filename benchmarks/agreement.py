@@ -34,7 +34,7 @@ from pipeline.models.bergamot.convert import find_source_files  # noqa: E402
 from pipeline.models.bergamot.store import package_models_root  # noqa: E402
 from pipeline.textio import read_lines, write_text_atomic  # noqa: E402
 
-FLORES = Path("/work/shared/testsets/flores200-devtest")
+FLORES = Path(__file__).resolve().parent.parent / "corpora" / "flores200-devtest"
 FILES = {"en": "eng_Latn.devtest", "pt": "por_Latn.devtest"}
 SCHEMA_VERSION = 1
 

@@ -27,7 +27,7 @@ from pipeline.errors import ConfigError  # noqa: E402
 from pipeline.segment import BACKENDS, DEFAULT_BACKEND, Segmenter  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
-FLORES_EN = Path("/work/shared/testsets/flores200-devtest/eng_Latn.devtest")
+FLORES_EN = Path(__file__).resolve().parent.parent / "corpora" / "flores200-devtest" / "eng_Latn.devtest"
 LANGUAGES = ("pt", "de", "fr", "es", "zh")
 
 

@@ -42,7 +42,7 @@ from pipeline.models.bergamot.store import (
     package_models_root,
 )
 
-FLORES = Path(__file__).resolve().parents[2] / "shared" / "testsets" / "flores200-devtest"
+FLORES = Path(__file__).resolve().parents[1] / "corpora" / "flores200-devtest"
 FLORES_FILES = {"en": "eng_Latn.devtest", "pt": "por_Latn.devtest"}
 SAMPLE = 100  # FLORES lines per direction compared with the native engine
 ODD_LINES = [

@@ -9,7 +9,7 @@ import torch
 
 from pipeline.models import bergamot
 
-FLORES_EN = Path(__file__).resolve().parents[2] / "shared" / "testsets" / "flores200-devtest" / "eng_Latn.devtest"
+FLORES_EN = Path(__file__).resolve().parents[1] / "corpora" / "flores200-devtest" / "eng_Latn.devtest"
 ODD = ["", "   ", "A" * 200, "Hello </s> world <unk>", "😀 Привет 你好", "Good morning."]
 
 
@@ -32,7 +32,7 @@ def generate(model, batch, fast: bool, **kwargs) -> torch.Tensor:
 
 
 def lines(count: int) -> list[str]:
-    flores = FLORES_EN.read_text(encoding="utf-8").splitlines()[:count] if FLORES_EN.exists() else []
+    flores = FLORES_EN.read_text(encoding="utf-8").splitlines()[:count]
     return flores + ODD
 
 

@@ -26,3 +26,21 @@ def test_readme_has_the_two_setup_commands_and_ci_runs_the_test_one() -> None:
 def test_torch_is_pinned_before_the_project_install() -> None:
     for command in readme_commands():
         assert command.index("pip install -q torch==2.13.0") < command.index("pip install -q -e")
+
+
+def test_the_repository_reads_nothing_beside_it() -> None:
+    # A user's clone has no ../shared: tests, configs, benchmarks and code use the in-repo copies.
+    pattern = re.compile(r"""(\.\./|/|["'])shared([/"'])""")
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for folder in ("tests", "configs", "benchmarks", "pipeline")
+        for path in sorted((ROOT / folder).rglob("*"))
+        if path.is_file() and path.suffix in {".py", ".toml", ".md", ".j2", ".js", ".txt"}
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if pattern.search(line) and path != Path(__file__).resolve()
+    ]
+    assert offenders == []
+    flores = ROOT / "corpora" / "flores200-devtest"
+    assert (flores / "LICENSE").read_text(encoding="utf-8").startswith("Attribution-ShareAlike 4.0 International")
+    counts = {path.name: len(path.read_text(encoding="utf-8").splitlines()) for path in flores.glob("*.devtest")}
+    assert counts == {f"{code}.devtest": 1012 for code in ("deu_Latn", "eng_Latn", "fra_Latn", "por_Latn", "spa_Latn", "zho_Hans")}

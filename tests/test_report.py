@@ -32,7 +32,7 @@ from pipeline.significance import SystemStat, compare_systems
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE_GOLDEN = os.environ.get("MTPIPE_UPDATE_GOLDEN") == "1"
-FLORES = Path(__file__).resolve().parent.parent.parent / "shared" / "testsets" / "flores200-devtest"
+FLORES = Path(__file__).resolve().parent.parent / "corpora" / "flores200-devtest"
 
 TITLE_PAYLOAD = "<script>document.title='pwned'</script>"
 ALERT_PAYLOAD = "<script>alert(1)</script>"

@@ -23,7 +23,7 @@ from pipeline.errors import ConfigError, InputError
 from pipeline.significance import SystemStat, compare_systems
 
 ROOT = Path(__file__).resolve().parent.parent
-FLORES = ROOT.parent / "shared" / "testsets" / "flores200-devtest"
+FLORES = ROOT / "corpora" / "flores200-devtest"
 DATA = Path(__file__).parent / "data"
 
 SEED = 2024

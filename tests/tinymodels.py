@@ -1,7 +1,7 @@
 """Tiny real models for tests: one per family, built on the spot.
 
 Each builder trains a small SentencePiece model on a few hundred lines of the
-shared FLORES devtest and the project's article, wraps it in the family's real
+FLORES devtest (the repository's copy) and the project's article, wraps it in the family's real
 tokenizer class, pairs it with a randomly initialised model of the family's
 real architecture (a few thousand parameters), and saves both with
 ``save_pretrained`` so that tests load them back through the Auto classes,
@@ -19,7 +19,7 @@ import sentencepiece as spm
 import torch
 
 REPO = Path(__file__).resolve().parent.parent
-FLORES = REPO.parent / "shared" / "testsets" / "flores200-devtest"
+FLORES = REPO / "corpora" / "flores200-devtest"
 CORPORA = REPO / "corpora"
 
 # Positions the tiny models can take: small, so that the long-segment guard is
@@ -39,15 +39,13 @@ MADLAD_CODES = ["en", "pt", "de", "zh", "zh_Latn", "sr", "sr_Latn"]
 def corpus_lines(per_language: int = 80) -> list[str]:
     """A few hundred lines: English, Portuguese, German, French, Spanish and a little Chinese.
 
-    FLORES devtest lines (from ``../shared``) and the project's article; in a
-    clone without ``../shared``, the article and its references alone.
+    FLORES devtest lines (``corpora/flores200-devtest``) and the project's article.
     """
     # Few Chinese lines: their many distinct characters would not fit a tiny vocabulary.
     lines: list[str] = []
-    if FLORES.is_dir():
-        for name in ("eng_Latn", "por_Latn", "deu_Latn", "fra_Latn", "spa_Latn", "zho_Hans"):
-            count = 15 if name == "zho_Hans" else per_language
-            lines += (FLORES / f"{name}.devtest").read_text(encoding="utf-8").splitlines()[:count]
+    for name in ("eng_Latn", "por_Latn", "deu_Latn", "fra_Latn", "spa_Latn", "zho_Hans"):
+        count = 15 if name == "zho_Hans" else per_language
+        lines += (FLORES / f"{name}.devtest").read_text(encoding="utf-8").splitlines()[:count]
     for path in sorted(CORPORA.glob("automated-translation-article.*.txt")):
         count = 8 if "zh" in path.name else per_language
         lines += [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()][:count]
