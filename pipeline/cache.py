@@ -84,13 +84,21 @@ def model_identity(translator: Any) -> str:
     return f"{translator.name}@{digest.hexdigest()}"
 
 
+# mtpipe's own decoding, as far as it changes what a model and settings produce.
+# Bumped when a change to the code changes translations, so that neither the
+# cache nor a resumed journal mixes lines of the old code with the new.
+# 2: each sentence has its own Bergamot shortlist, not its batch's union.
+DECODING_REVISION = 2
+
+
 def settings_key(translator: Any) -> dict[str, Any]:
-    """The decoding settings that change a translation (batching does not)."""
+    """The decoding settings that change a translation (batching does not), with :data:`DECODING_REVISION`."""
     options = dict(getattr(translator, "_load_options", {}))
     options.pop("threads", None)
     options.pop("device", None)
     info = getattr(translator, "info", None)
     return {
+        "revision": DECODING_REVISION,
         "model": model_identity(translator),
         "family": info.family.name if info is not None and hasattr(info.family, "name") else None,
         "beam": getattr(translator, "beam", None),

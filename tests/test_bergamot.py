@@ -33,6 +33,7 @@ from pipeline.models.bergamot.convert import find_source_files
 from pipeline.models.bergamot.family import BergamotFamily
 from pipeline.models.bergamot.generation import SourceLengthLimit, length_limits
 from pipeline.models.bergamot.shortlist import SHORTLIST_MAGIC, marian_checksum, read_shortlist
+from pipeline.models.bergamot.shortlist_layer import shortlist_columns
 from pipeline.models.bergamot.store import (
     MODEL_FILES,
     STORE_ENV,
@@ -473,13 +474,12 @@ def test_padded_batches_translate_like_single_sentences(loaded, num_beams):
         "O gato está dormindo no sofá da sala.",
         "Ele disse que voltaria amanhã cedo para terminar.",
     ]
-    # Without the shortlist a batch changes nothing but padding.
-    with shortlist_enabled(model, False):
-        alone = [translate(model, tokenizer, [line], num_beams=num_beams)[0] for line in lines]
-        together = translate(model, tokenizer, lines, num_beams=num_beams)
-    assert together == alone and all(together)
-    with shortlist_enabled(model, True):
-        assert all(translate(model, tokenizer, lines, num_beams=num_beams))
+    # With the shortlist or without, a batch changes nothing but padding.
+    for enabled in (False, True):
+        with shortlist_enabled(model, enabled):
+            alone = [translate(model, tokenizer, [line], num_beams=num_beams)[0] for line in lines]
+            together = translate(model, tokenizer, lines, num_beams=num_beams)
+        assert together == alone and all(together)
 
 
 def test_beam_search_reorders_the_cache_correctly(loaded):
@@ -498,7 +498,7 @@ def test_generation_works_in_inference_mode(loaded):
         assert translate(model, tokenizer, ["Good morning."], num_beams=2) == ["Bom dia."]
 
 
-def test_shortlist_restricts_the_output_layer_to_the_batch_union(loaded, sources):
+def test_shortlist_gives_each_sentence_its_own_output_vocabulary(loaded, sources):
     model, tokenizer = loaded["en-pt"]
     lines = ["The weather is nice today.", "Scientists discovered a new species of frog."]
     batch = tokenizer(lines, return_tensors="pt", padding=True)
@@ -506,18 +506,19 @@ def test_shortlist_restricts_the_output_layer_to_the_batch_union(loaded, sources
     with torch.no_grad():
         encoded = model.get_encoder()(**batch)
     union = reference.select(batch["input_ids"][batch["attention_mask"].bool()].tolist(), 32000)
-    assert encoded.shortlist.shape == (2, len(union))
-    assert encoded.shortlist[0].tolist() == union.tolist() == encoded.shortlist[1].tolist()
-    for line in lines:  # the union holds every sentence's own candidates
-        ids = tokenizer(line)["input_ids"]
-        own = {int(c) for i in ids for c in reference.targets[reference.offsets[i] : reference.offsets[i + 1]]}
-        assert own <= set(union.tolist())
+    columns = shortlist_columns(encoded.shortlist)
+    assert encoded.shortlist.shape == (2, len(columns))
+    assert set(columns.tolist()) <= set(union.tolist())
     with torch.no_grad():
         logits = model(**batch, decoder_input_ids=torch.zeros((2, 1), dtype=torch.long)).logits
-    finite = torch.isfinite(logits[0, 0]).nonzero().squeeze(1)
-    assert finite.tolist() == union.tolist()
+    for row, line in enumerate(lines):  # each row: the sentence's own shortlist, as Marian builds it alone
+        own = reference.select(tokenizer(line)["input_ids"], 32000)
+        assert columns[encoded.shortlist[row] >= 0].tolist() == own.tolist()
+        assert torch.isfinite(logits[row, 0]).nonzero().squeeze(1).tolist() == own.tolist()
+    assert len(columns) > max((encoded.shortlist[row] >= 0).sum() for row in range(2))  # the sets differ
     generated = model.generate(**batch)
-    assert set(generated.flatten().tolist()) <= set(union.tolist())
+    for row, line in enumerate(lines):
+        assert set(generated[row].tolist()) <= set(reference.select(tokenizer(line)["input_ids"], 32000).tolist())
     with shortlist_enabled(model, False):
         assert torch.isfinite(model(**batch, decoder_input_ids=torch.zeros((2, 1), dtype=torch.long)).logits).all()
         assert all(translate(model, tokenizer, lines))
@@ -535,8 +536,10 @@ def test_vectorised_shortlist_equals_the_reference(loaded_session_shortlist, row
     width = max(map(len, rows))
     ids = torch.tensor([row + [0] * (width - len(row)) for row in rows])
     mask = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in rows])
-    expected = reference.select([i for row in rows for i in row], 32000)
-    assert layer(ids, mask)[0].tolist() == expected.tolist()
+    shortlist = layer(ids, mask)
+    columns = shortlist_columns(shortlist)
+    for n, row in enumerate(rows):
+        assert columns[shortlist[n] >= 0].tolist() == reference.select(row, 32000).tolist()
 
 
 def test_length_limit_is_per_sentence():

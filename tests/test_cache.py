@@ -140,3 +140,17 @@ def test_compare_takes_no_cache() -> None:
 
     assert build_parser().parse_args(["compare", "--no-cache", "job.toml"]).no_cache is True
     assert build_parser().parse_args(["run", "job.toml"]).no_cache is False
+
+
+def test_lines_of_an_older_decoding_revision_are_not_reused(
+    tmp_path: Path, translator: Translator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pipeline.cache as cache_module
+
+    cache = TranslationCache(tmp_path / "c.sqlite3")
+    monkeypatch.setattr(cache_module, "DECODING_REVISION", 1)
+    list(translate_chunks(translator, SEGMENTS, "en", "de", cache=cache))
+    monkeypatch.setattr(cache_module, "DECODING_REVISION", 2)
+    counter = Counter(monkeypatch)
+    list(translate_chunks(translator, SEGMENTS, "en", "de", cache=cache))
+    assert counter.segments == 3, "a cache filled by older decoding code is not read"

@@ -212,7 +212,60 @@ def build_marian_multi(out: Path) -> Path:
     return build_marian(out, target_codes=MARIAN_TARGETS, source_lang="eng", target_lang="mul")
 
 
+def build_bergamot(out: Path, *, first_num: int = 8, candidates: int = 6) -> Path:
+    """A Bergamot checkpoint (SSRU decoder, ``tokenizer.json``) with a random lexical shortlist.
+
+    The shortlist is small (``first_num`` ids always allowed, ``candidates``
+    random target ids per source id), so that it decides much of what a random
+    model can produce: a sentence whose vocabulary leaked in from its batch
+    neighbours translates differently.
+    """
+    from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers
+
+    from pipeline.models.bergamot import register_auto
+
+    register_auto()  # before the imports below: it imports them itself
+    from pipeline.models.bergamot.configuration import BergamotConfig
+    from pipeline.models.bergamot.modeling import BergamotForConditionalGeneration
+    from pipeline.models.bergamot.tokenization import BergamotTokenizer
+
+    work = out.parent / f"{out.name}-spm"
+    work.mkdir(parents=True, exist_ok=True)
+    # Bergamot's vocabulary layout: </s>=0 (also the pad), <unk>=1, no BOS; its
+    # tokenizer.json is the SentencePiece unigram model as a tokenizers Unigram.
+    processor = spm.SentencePieceProcessor(
+        model_file=str(train_spm(work / "spm", eos_id=0, unk_id=1, bos_id=-1, pad_id=-1)))
+    pieces = [(processor.id_to_piece(i), processor.get_score(i)) for i in range(processor.get_piece_size())]
+    backend = Tokenizer(models.Unigram(pieces, unk_id=1, byte_fallback=False))
+    backend.normalizer = normalizers.NFKC()
+    backend.pre_tokenizer = pre_tokenizers.Metaspace()
+    backend.decoder = decoders.Metaspace()
+    backend.add_special_tokens([AddedToken("</s>", special=True), AddedToken("<unk>", special=True)])
+    backend.save(str(work / "tokenizer.json"))
+    tokenizer = BergamotTokenizer(tokenizer_file=str(work / "tokenizer.json"), eos_token="</s>", unk_token="<unk>",
+                                  pad_token="</s>", add_eos_token=True, split_special_tokens=True)
+    vocab = len(tokenizer)
+    generator = torch.Generator().manual_seed(0)
+    targets = torch.randint(first_num, vocab, (vocab, candidates), generator=generator).sort(dim=1).values
+    config = BergamotConfig(vocab_size=vocab, d_model=16, encoder_layers=1, decoder_layers=1, attention_heads=2,
+                            ffn_dim=32, shortlist_first_num=first_num, shortlist_size=vocab * candidates,
+                            architectures=["BergamotForConditionalGeneration"])
+    torch.manual_seed(0)
+    model = BergamotForConditionalGeneration(config)
+    with torch.no_grad():
+        # Wide weights (layer norms and the output bias as they are): outputs that depend on the input.
+        for name, parameter in model.named_parameters():
+            if "norm" not in name and name != "logits_bias":
+                parameter.normal_(0.0, 1.0)
+        shortlist = model.model.encoder.shortlist
+        shortlist.offsets.copy_(torch.arange(vocab + 1) * candidates)
+        shortlist.targets.copy_(targets.flatten().to(torch.int32))
+    return _save(model, tokenizer, out, decoder_start_token_id=0, eos_token_id=0, pad_token_id=0,
+                 suppress_tokens=[1])
+
+
 BUILDERS = {
+    "bergamot": build_bergamot,
     "marian": build_marian,
     "marian-multi": build_marian_multi,
     "nllb": build_nllb,

@@ -8,14 +8,16 @@ objects and model-output dataclasses. This loop does the same computation in
 the same order on the same modules, so at batch size 1 its tokens are those
 of transformers' greedy search (and of the native engine):
 
-* the shortlist's rows of the output matrix are gathered once per batch, and
-  argmax runs over those columns only; the shortlist is sorted, so ties go to
-  the smallest id, as in an argmax over the full vocabulary;
+* the rows of the output matrix for the batch's union of shortlists are
+  gathered once per batch, and argmax runs over those columns only, each
+  sentence's columns outside its own shortlist set to ``-inf`` (so a sentence
+  picks from its own shortlist, as it would alone); the columns are sorted, so
+  ties go to the smallest id, as in an argmax over the full vocabulary;
 * rows that have produced ``</s>`` leave the batch, so the last steps of a
-  batch cost what its unfinished sentences cost. (In a batch this changes the
-  shapes of the matrix products, which may change float rounding: like the
-  shortlist union, it can change a batched translation, never one at batch
-  size 1.)
+  batch cost what its unfinished sentences cost. (This changes the shapes of
+  the matrix products, not the sums each row's scores are made of: the tests
+  and ``benchmarks/batch_invariance.py`` check that a sentence's translation
+  is the same in any batch.)
 
 The result has ``generate()``'s shape: ``[batch, 1 + steps]``, starting with
 the decoder start token, finished rows padded with ``pad_token_id``.
@@ -29,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from pipeline.models.bergamot.layers import sinusoid_positions
+from pipeline.models.bergamot.shortlist_layer import shortlist_blocked, shortlist_columns
 
 __all__ = ["greedy_decode"]
 
@@ -68,10 +71,11 @@ def greedy_decode(
     embed = base.encoder.embed_tokens
     weight = embed.weight
     if encoded.shortlist is not None:
-        ids = encoded.shortlist[0]
+        ids = shortlist_columns(encoded.shortlist)
         out_weight, out_bias = weight.index_select(0, ids), model.logits_bias.index_select(0, ids)
+        blocked = shortlist_blocked(encoded.shortlist)  # per row: columns outside its own shortlist
     else:
-        ids = None
+        ids = blocked = None
         out_weight, out_bias = weight, model.logits_bias
     # Suppressed ids get -inf, as transformers' SuppressTokensLogitsProcessor gives them.
     column_of = ids if ids is not None else torch.arange(weight.shape[0], device=weight.device)
@@ -107,6 +111,8 @@ def greedy_decode(
         for idx, layer in enumerate(layers):
             hidden, states[idx], _ = layer(hidden, states[idx], kvs[idx][0], kvs[idx][1], bias)
         scores = F.linear(hidden[:, -1], out_weight, out_bias) + penalty
+        if blocked is not None:
+            scores.masked_fill_(blocked, -math.inf)
         if row_limits is not None:
             done = row_limits <= step
             if bool(done.any()):
@@ -126,5 +132,6 @@ def greedy_decode(
             states = [state.index_select(0, keep) for state in states]
             kvs = [(keys.index_select(0, keep), values.index_select(0, keep)) for keys, values in kvs]
             bias = bias.index_select(0, keep) if bias is not None else None
+            blocked = blocked.index_select(0, keep) if blocked is not None else None
             row_limits = row_limits.index_select(0, keep) if row_limits is not None else None
     return output[:, : 1 + steps]

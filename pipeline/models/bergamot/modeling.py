@@ -22,6 +22,7 @@ from pipeline.models.bergamot.cache import BergamotCache
 from pipeline.models.bergamot.configuration import BergamotConfig
 from pipeline.models.bergamot.generation import SourceLengthLimit, length_limits
 from pipeline.models.bergamot.greedy import greedy_decode
+from pipeline.models.bergamot.shortlist_layer import shortlist_blocked, shortlist_columns
 from pipeline.models.bergamot.stacks import BergamotDecoder, BergamotEncoder, BergamotEncoderOutput
 
 __all__ = ["BergamotEncoderOutput", "BergamotModelOutput", "BergamotModel", "BergamotForConditionalGeneration"]
@@ -145,16 +146,19 @@ class BergamotForConditionalGeneration(BergamotPreTrainedModel, GenerationMixin)
         self.model.set_input_embeddings(value)
 
     def logits(self, hidden: torch.Tensor, shortlist: torch.Tensor | None) -> torch.Tensor:
-        """Output layer; with a shortlist only its columns are computed, the rest are ``-inf``.
+        """Output layer; with a shortlist only each row's own ids get a score, the rest are ``-inf``.
 
-        The result always spans the full vocabulary, so logits processors see
+        ``hidden`` is ``[rows, steps, dim]`` and ``shortlist`` ``[rows, k]`` (see
+        :class:`~pipeline.models.bergamot.shortlist_layer.ShortlistLayer`). The
+        result always spans the full vocabulary, so logits processors see
         ordinary token ids.
         """
         weight = self.model.encoder.embed_tokens.weight
         if shortlist is None:
             return F.linear(hidden, weight, self.logits_bias)
-        ids = shortlist[0]
+        ids = shortlist_columns(shortlist)
         selected = F.linear(hidden, weight.index_select(0, ids), self.logits_bias.index_select(0, ids))
+        selected = selected.masked_fill(shortlist_blocked(shortlist)[:, None, :], -math.inf)
         full = hidden.new_full((*hidden.shape[:-1], weight.shape[0]), -math.inf)
         return full.index_copy_(-1, ids, selected)
 

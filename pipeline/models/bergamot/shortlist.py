@@ -14,7 +14,8 @@ Layout (little-endian)::
 A sentence's shortlist is ``0 .. first_num-1`` plus the candidates of its
 source ids, topped up with the smallest missing ids ``>= first_num`` until its
 size is a multiple of 8 (intgemm's tile width). Source ids themselves are not
-added. A batch uses the union over its sentences, as Marian does.
+added. Marian gives a batch the union over its sentences; the transformers port
+keeps each sentence's own set (see :mod:`pipeline.models.bergamot.shortlist_layer`).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class LexicalShortlist:
     targets: np.ndarray
 
     def select(self, source_ids: Iterable[int], vocab_size: int) -> np.ndarray:
-        """The sorted target ids allowed for these source ids (one sentence, or a batch's union).
+        """The sorted target ids allowed for these source ids (one sentence's shortlist).
 
         This is the reference the model's vectorised version is tested against.
         """

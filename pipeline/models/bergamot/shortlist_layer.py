@@ -1,4 +1,14 @@
-"""The lexical shortlist as a torch module: source ids in, allowed target ids out."""
+"""The lexical shortlist as a torch module: source ids in, each sentence's allowed target ids out.
+
+Marian gives a whole batch the union of its sentences' shortlists, so a
+neighbour's words can enter a sentence's output vocabulary and its
+translation depends on the batch it happens to be in. Here every sentence
+keeps its own set: the layer returns the batch's union (so that the output
+layer still computes each column once per batch) with, per row, ``-1`` in the
+columns that row's own shortlist lacks. A row's scores over its allowed
+columns are exactly what the row alone would get, so its translation is the
+one it gets at batch size 1, in greedy and in beam search.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +17,7 @@ from torch import nn
 
 from pipeline.models.bergamot.configuration import BergamotConfig
 
-__all__ = ["ShortlistLayer"]
+__all__ = ["ShortlistLayer", "shortlist_columns", "shortlist_blocked"]
 
 
 class ShortlistLayer(nn.Module):
@@ -24,23 +34,51 @@ class ShortlistLayer(nn.Module):
         self.register_buffer("offsets", torch.zeros(config.vocab_size + 1, dtype=torch.long))
         self.register_buffer("targets", torch.zeros(config.shortlist_size, dtype=torch.int32))
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """The batch's shortlist: sorted target ids ``[batch, k]``, every row the union over the batch.
+    def chosen(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``bool[batch, vocab]``: each sentence's own shortlist, as Marian builds it for that sentence alone.
 
-        The union is repeated per row so that ``generate()`` can expand it for
-        beams like any other per-sentence tensor. Padded positions are ignored.
+        The ids below ``first_num``, the candidates of the sentence's source ids
+        (padded positions ignored), then the smallest missing ids ``>= first_num``
+        until the count is a multiple of 8 (intgemm's tile width).
         """
-        sources = input_ids if attention_mask is None else input_ids[attention_mask.bool()]
-        sources = torch.unique(sources)
+        batch = input_ids.shape[0]
+        mask = torch.ones_like(input_ids, dtype=torch.bool) if attention_mask is None else attention_mask.bool()
+        # Distinct (row, source id) pairs, without a Python loop.
+        pairs = torch.unique(torch.stack([torch.arange(batch, device=input_ids.device)[:, None].expand_as(input_ids)[mask],
+                                          input_ids[mask]]), dim=1)
+        rows, sources = pairs[0], pairs[1]
         starts, ends = self.offsets[sources], self.offsets[sources + 1]
         counts = ends - starts
-        # Positions of every candidate of every source id, without a Python loop.
         firsts = torch.repeat_interleave(starts - (torch.cumsum(counts, 0) - counts), counts)
-        positions = firsts + torch.arange(int(counts.sum()), device=sources.device)
-        chosen = torch.zeros(self.vocab_size, dtype=torch.bool, device=input_ids.device)
-        chosen[: self.first_num] = True
-        chosen[self.targets[positions].long()] = True
-        # intgemm needs a multiple of 8 columns; Marian tops up with the smallest missing ids.
-        missing = torch.nonzero(~chosen[self.first_num :]).squeeze(1) + self.first_num
-        chosen[missing[: -int(chosen.sum()) % 8]] = True
-        return torch.nonzero(chosen).squeeze(1).unsqueeze(0).expand(input_ids.shape[0], -1)
+        positions = firsts + torch.arange(int(counts.sum()), device=input_ids.device)
+        chosen = torch.zeros((batch, self.vocab_size), dtype=torch.bool, device=input_ids.device)
+        chosen[:, : self.first_num] = True
+        chosen[torch.repeat_interleave(rows, counts), self.targets[positions].long()] = True
+        # Top each row up with its smallest missing ids >= first_num to a multiple of 8.
+        wanted = (-chosen.sum(dim=1)) % 8
+        missing = ~chosen[:, self.first_num :]
+        rank = torch.cumsum(missing, dim=1)
+        chosen[:, self.first_num :] |= missing & (rank <= wanted[:, None])
+        return chosen
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``[batch, k]``: the batch's union of shortlists, sorted, with ``-1`` where a row's own set lacks the id.
+
+        Every row has the same columns, so ``generate()`` can expand the tensor
+        for beams like any other per-sentence tensor; see :func:`shortlist_columns`
+        and :func:`shortlist_blocked`.
+        """
+        chosen = self.chosen(input_ids, attention_mask)
+        columns = torch.nonzero(chosen.any(dim=0)).squeeze(1)
+        own = chosen.index_select(1, columns)
+        return torch.where(own, columns[None, :], torch.full_like(columns, -1)[None, :])
+
+
+def shortlist_columns(shortlist: torch.Tensor) -> torch.Tensor:
+    """The target ids of the output layer's columns: the union over the rows (every column has an owner)."""
+    return shortlist.amax(dim=0)
+
+
+def shortlist_blocked(shortlist: torch.Tensor) -> torch.Tensor:
+    """``bool[rows, k]``: the columns each row's own shortlist lacks (their scores become ``-inf``)."""
+    return shortlist < 0

@@ -22,7 +22,7 @@ _MASKED = -99999999.0
 
 @dataclass
 class BergamotEncoderOutput(BaseModelOutput):
-    """Encoder output plus the batch's shortlist (``[batch, k]`` target ids, or ``None``: full vocabulary)."""
+    """Encoder output plus each sentence's shortlist (``[batch, k]``, see ``ShortlistLayer``; or ``None``)."""
 
     shortlist: torch.LongTensor | None = None
 
