@@ -164,7 +164,10 @@ def test_prefixes(kind: str, tgt: str, prefix: str, first_token: str | None, ope
     if first_token:
         # The prefix is one vocabulary token, not pieces of the text ">>pt_br<<".
         ids = info.tokenizer(prefix + "Hello world.")["input_ids"]
-        assert ids[0] == info.tokenizer.convert_tokens_to_ids(first_token) != info.tokenizer.unk_token_id
+        token = info.tokenizer.convert_tokens_to_ids(first_token)
+        assert token != info.tokenizer.unk_token_id and token in ids
+        # SentencePiece 0.2.3 may put its dummy-prefix piece "▁" before a user-defined symbol.
+        assert info.tokenizer.convert_ids_to_tokens(ids[: ids.index(token)]) in ([], ["▁"])
 
 
 def test_t5_without_task_list_asks_in_words(opened) -> None:
