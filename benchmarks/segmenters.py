@@ -1,6 +1,6 @@
 """Measure the segmentation candidates per language; prints the tables kept in docs/segmentation.md.
 
-Usage: python benchmarks/segmenters.py [--speed]
+Usage: python benchmarks/segmenters.py [--speed] [--long]
 
 The candidates are the backends of :data:`pipeline.segment.BACKENDS` (sentencex; pysbd
 with ``clean=False``, as the segmenter runs it), pysbd's other modes (``char_span=True``;
@@ -17,6 +17,8 @@ with ``clean=False``, as the segmenter runs it), pysbd's other modes (``char_spa
   lines joined four to a paragraph (how many lines come out exactly as one segment, and how
   many of the 759 line boundaries inside the paragraphs are missed), and the file
   segmented as it is, one paragraph per line (how many lines stay whole);
+* with --long, how sentencex and pysbd hold up on longer paragraphs: the English FLORES
+  lines joined 4, 16, 64, 256 and all 1012 to a paragraph;
 * with --speed, the time to segment the English FLORES lines, as a ratio.
 """
 
@@ -129,12 +131,12 @@ def flores_lines(lang: str) -> list[str]:
     return [line.strip() for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
 
 
-def flores_paragraphs(seg: Segmenter, lang: str) -> tuple[int, int, int]:
-    """FLORES lines joined FLORES_GROUP to a paragraph: lines exactly one segment, boundaries missed, boundaries."""
+def flores_paragraphs(seg: Segmenter, lang: str, size: int = FLORES_GROUP) -> tuple[int, int, int]:
+    """FLORES lines joined ``size`` to a paragraph: lines exactly one segment, boundaries missed, boundaries."""
     lines = flores_lines(lang)
     exact = missed = boundaries = 0
-    for i in range(0, len(lines), FLORES_GROUP):
-        group = lines[i : i + FLORES_GROUP]
+    for i in range(0, len(lines), size):
+        group = lines[i : i + size]
         document = seg.segment(joiner(lang).join(group))
         ends = {segment.end for segment in document.segments}
         starts = {segment.start for segment in document.segments}
@@ -157,6 +159,19 @@ def flores_whole(seg: Segmenter, lang: str) -> tuple[int, int]:
     for segment in document.segments:
         counts[segment.paragraph] += 1
     return sum(count == 1 for count in counts), len(lines)
+
+
+def long_paragraphs() -> list[str]:
+    sizes = (4, 16, 64, 256, 1012)
+    rows = []
+    for name in ("sentencex", "pysbd"):
+        seg = Segmenter("en", name)
+        cells = []
+        for size in sizes:
+            exact, missed, boundaries = flores_paragraphs(seg, "en", size)
+            cells.append(f"{exact} exact, {missed}/{boundaries} missed")
+        rows.append([name, *cells])
+    return table(["backend", *(f"{size} lines" for size in sizes)], rows)
 
 
 def speed() -> list[str]:
@@ -196,6 +211,7 @@ def per_language(measure: Callable[[Segmenter, str], str], languages: tuple[str,
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--speed", action="store_true", help="also time sentencex and pysbd on FLORES English")
+    parser.add_argument("--long", action="store_true", help="also measure longer English paragraphs")
     args = parser.parse_args(argv)
     # pysbd with clean=True rewrites text; the segmenter's warnings about it would drown the tables.
     logging.getLogger("pipeline.segment").setLevel(logging.ERROR)
@@ -220,8 +236,11 @@ def main(argv: list[str] | None = None) -> int:
         return f"{exact} exact, {missed}/{boundaries} missed"
 
     languages = tuple(FLORES_FILES)
-    out += ["", f"FLORES-200 devtest, {FLORES_GROUP} lines to a paragraph "
-            "(lines out of 1012 that come out as exactly one segment; line boundaries missed)", ""]
+    title = (
+        f"FLORES-200 devtest, {FLORES_GROUP} lines to a paragraph "
+        "(lines out of 1012 that come out as exactly one segment; line boundaries missed)"
+    )
+    out += ["", title, ""]
     out += table(["candidate", *languages], per_language(paragraph_cell, languages))
 
     def whole_cell(seg: Segmenter, lang: str) -> str:
@@ -230,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
 
     out += ["", "FLORES-200 devtest as it is, one paragraph per line (lines kept as one segment)", ""]
     out += table(["candidate", *languages], per_language(whole_cell, languages))
+    if args.long:
+        out += ["", "FLORES-200 devtest English, longer paragraphs (as above: exact lines, boundaries missed)", ""]
+        out += long_paragraphs()
     if args.speed:
         out += ["", *speed()]
     print("\n".join(out))
