@@ -47,7 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example: mtpipe segment --lang en article.txt",
     )
     seg.add_argument("--lang", required=True, help="language of the document (en, pt-BR, zh-Hans, ...)")
-    seg.add_argument("--backend", default="sentencex", help="segmentation library")
+    seg.add_argument(
+        "--backend", default="auto", choices=("auto", "pysbd", "sentencex"),
+        help="segmentation library; auto: the one measured best for the language (docs/segmentation.md)",
+    )
     seg.add_argument("file", nargs="?", default="-", help="document; - or nothing for stdin")
 
     tr = sub.add_parser(

@@ -34,7 +34,7 @@ class CorpusConfig:
     segment: bool = False
     references: dict[str, tuple[Path, ...]] = field(default_factory=dict)
     tgt_langs: tuple[str, ...] = ()
-    segmenter: str = "sentencex"
+    segmenter: str = "auto"  # pipeline.segment.DEFAULT_BACKEND: the measured best per language
     sacrebleu: str | None = None  # a sacrebleu test set name, read through sacrebleu's downloader
 
 
@@ -224,7 +224,7 @@ def _corpus(item: Any, index: int, base: Path, where: str) -> CorpusConfig:
         segment=item.get("segment", False),
         references=references,
         tgt_langs=all_tgts,
-        segmenter=item.get("segmenter", "sentencex"),
+        segmenter=item.get("segmenter", "auto"),
         sacrebleu=item.get("sacrebleu"),
     )
 

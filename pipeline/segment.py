@@ -2,7 +2,8 @@
 
 A document is cut into paragraphs at line breaks (every non-empty line is a
 paragraph, headlines included) and each paragraph into sentences by a
-maintained segmentation library (a *backend*). Every :class:`Segment` keeps
+maintained segmentation library (a *backend*), by default the one measured
+best for the language (:data:`LANGUAGE_BACKENDS`). Every :class:`Segment` keeps
 its character span in the document, so :meth:`Document.rebuild` can put the
 translations back in place with the original layout: blank lines,
 indentation and the whitespace between sentences.
@@ -24,11 +25,16 @@ from pipeline.errors import ConfigError, InputError
 from pipeline.languages import Language, parse_language
 
 __all__ = [
+    "AUTO_BACKEND",
     "BACKENDS",
+    "BACKEND_CHOICES",
     "DEFAULT_BACKEND",
+    "FALLBACK_BACKEND",
+    "LANGUAGE_BACKENDS",
     "Document",
     "Segment",
     "Segmenter",
+    "backend_for",
     "is_unspaced",
     "split_long",
 ]
@@ -283,8 +289,35 @@ def _one_line(text: str) -> str:
 BACKENDS: dict[str, type[_Backend]] = {}
 """Segmentation libraries by name."""
 
-DEFAULT_BACKEND = "sentencex"
-"""The backend chosen from the measurements in docs/segmentation.md."""
+AUTO_BACKEND = "auto"
+"""The backend name that means: the library measured best for the document's language."""
+
+DEFAULT_BACKEND = AUTO_BACKEND
+"""What :class:`Segmenter` uses unless told otherwise."""
+
+# Chosen from the measurements in docs/segmentation.md (benchmarks/segmenters.py):
+# pysbd is the only library that reaches 47/48 on the English Golden Rules
+# (sentencex: 43/48) with the article still 19/19; sentencex is as good or better
+# on every other language measured (pt, de, fr, es, zh), covers ~300 languages
+# and is 20-60 times faster. Keys are primary language subtags.
+LANGUAGE_BACKENDS: dict[str, str] = {"en": "pysbd"}
+"""The measured best backend per language, for languages where it is not :data:`FALLBACK_BACKEND`."""
+
+FALLBACK_BACKEND = "sentencex"
+"""The backend for every language not in :data:`LANGUAGE_BACKENDS`."""
+
+
+def backend_for(lang: str | Language) -> str:
+    """The backend that ``auto`` picks for a language: its entry in :data:`LANGUAGE_BACKENDS`, else sentencex.
+
+    Args:
+        lang: a language code (``en-GB``, ``pt``) or a parsed :class:`Language`.
+
+    Raises:
+        LanguageError: the code is not a known language.
+    """
+    language = lang if isinstance(lang, Language) else parse_language(lang)
+    return LANGUAGE_BACKENDS.get(language.language, FALLBACK_BACKEND)
 
 
 def _register(name: str) -> Callable[[type[_Backend]], type[_Backend]]:
@@ -323,7 +356,10 @@ class _Sentencex(_Backend):
 
 @_register("pysbd")
 class _Pysbd(_Backend):
-    """pySBD: the Golden Rules, ported from Pragmatic Segmenter; 23 languages."""
+    """pySBD: the Golden Rules, ported from Pragmatic Segmenter; 23 languages.
+
+    Much slower than sentencex: it is a chain of Python regular expressions.
+    """
 
     def __init__(self, language: Language) -> None:
         super().__init__(language)
@@ -336,11 +372,18 @@ class _Pysbd(_Backend):
                 f"(supported: {', '.join(sorted(LANGUAGE_CODES))})",
                 hint="use backend 'sentencex', which covers about 300 languages",
             )
-        # clean=False: pysbd must not rewrite the text, or positions are lost.
-        self._segmenter = pysbd.Segmenter(language=language.language, clean=False, char_span=False)
+        self._pysbd = pysbd
 
     def sentences(self, paragraph: str) -> list[str]:
-        return list(self._segmenter.segment(paragraph))
+        # clean=False: pysbd must not rewrite the text, or positions are lost.
+        # A pysbd.Segmenter keeps the text it is working on, so one per call
+        # (it is cheap to make) keeps a shared Segmenter safe across threads.
+        segmenter = self._pysbd.Segmenter(language=self.language.language, clean=False, char_span=False)
+        return list(segmenter.segment(paragraph))
+
+
+BACKEND_CHOICES: tuple[str, ...] = (AUTO_BACKEND, *sorted(BACKENDS))
+"""Every name :class:`Segmenter` accepts as ``backend``."""
 
 
 def _import(module: str, backend: str) -> Any:
@@ -365,7 +408,11 @@ class Segmenter:
 
     Args:
         lang: the document's language (``en``, ``pt-BR``, ``zho_Hans``...).
-        backend: the segmentation library, a key of :data:`BACKENDS`.
+        backend: the segmentation library, a key of :data:`BACKENDS`, or ``auto``
+            (the default) for the one measured best for ``lang`` (:func:`backend_for`).
+
+    Attributes:
+        backend: the library in use (never ``auto``).
 
     Raises:
         ConfigError: the backend is unknown, not installed, or does not support the language.
@@ -374,8 +421,11 @@ class Segmenter:
 
     def __init__(self, lang: str, backend: str = DEFAULT_BACKEND) -> None:
         self.language = parse_language(lang)
-        if backend not in BACKENDS:
-            raise ConfigError(f"unknown segmenter backend {backend!r} (known: {', '.join(sorted(BACKENDS))})")
+        if backend == AUTO_BACKEND:
+            backend = backend_for(self.language)
+        elif backend not in BACKENDS:
+            known = ", ".join((AUTO_BACKEND, *sorted(BACKENDS)))
+            raise ConfigError(f"unknown segmenter backend {backend!r} (known: {known})")
         self.backend = backend
         self._backend = BACKENDS[backend](self.language)
 

@@ -1,10 +1,12 @@
-"""Tests for pipeline.segment: golden files, measured floors, layout round trips, properties."""
+"""Tests for pipeline.segment: golden files, measured floors, the per-language choice, layout, properties."""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -12,9 +14,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.errors import ConfigError, InputError, LanguageError
-from pipeline.segment import BACKENDS, DEFAULT_BACKEND, Document, Segmenter, is_unspaced, split_long
+from pipeline.segment import (
+    AUTO_BACKEND,
+    BACKEND_CHOICES,
+    BACKENDS,
+    DEFAULT_BACKEND,
+    FALLBACK_BACKEND,
+    LANGUAGE_BACKENDS,
+    Document,
+    Segmenter,
+    backend_for,
+    is_unspaced,
+    split_long,
+)
 
 DATA = Path(__file__).parent / "data"
+FLORES = Path(__file__).parent.parent / "corpora" / "flores200-devtest"
 ARTICLE = DATA / "article.en.txt"
 ARTICLE_GOLD = DATA / "article.en.segments.txt"
 
@@ -32,7 +47,7 @@ def _load_samples(lang: str) -> list[list[str]]:
 
 @pytest.fixture(scope="module")
 def segmenters() -> dict[str, Segmenter]:
-    return {name: Segmenter("en", name) for name in BACKENDS}
+    return {name: Segmenter("en", name) for name in BACKEND_CHOICES}
 
 
 # --------------------------------------------------------------------------
@@ -46,7 +61,7 @@ def test_article_copy_is_the_corpus() -> None:
         assert ARTICLE.read_bytes() == corpus.read_bytes()
 
 
-@pytest.mark.parametrize("backend", sorted(BACKENDS))
+@pytest.mark.parametrize("backend", BACKEND_CHOICES)
 def test_article_golden_segments(segmenters: dict[str, Segmenter], backend: str) -> None:
     document = segmenters[backend].segment(ARTICLE.read_text(encoding="utf-8"))
     assert "".join(t + "\n" for t in document.texts) == ARTICLE_GOLD.read_text(encoding="utf-8")
@@ -80,17 +95,26 @@ GOLDEN_RULES = json.loads((DATA / "golden_rules_en.json").read_text(encoding="ut
 KNOWN_GOLDEN_RULE_FAILURES = {
     "sentencex": {35, 36, 38, 39, 48},  # numbered/lettered list items; ". . ." ellipsis before a sentence
     "pysbd": {18},  # "6 P.M. Mr. Smith": an abbreviation that ends a sentence
+    "auto": {18},  # pysbd, chosen for English
 }
+# The bar of issue 11: the English default gets at least 47 of the 48 cases.
+GOLDEN_RULES_FLOOR = {"sentencex": 43, "pysbd": 47, "auto": 47}
 
 
-@pytest.mark.parametrize("backend", sorted(BACKENDS))
+@pytest.mark.parametrize("backend", BACKEND_CHOICES)
 def test_golden_rules_floor(segmenters: dict[str, Segmenter], backend: str) -> None:
     failed = {
         case["id"] for case in GOLDEN_RULES if segmenters[backend].segment(case["text"]).texts != case["sentences"]
     }
     assert len(GOLDEN_RULES) == 48
     assert failed == KNOWN_GOLDEN_RULE_FAILURES[backend]
-    assert len(GOLDEN_RULES) - len(failed) >= {"sentencex": 43, "pysbd": 47}[backend]
+    assert len(GOLDEN_RULES) - len(failed) >= GOLDEN_RULES_FLOOR[backend]
+
+
+def test_golden_rules_english_default_meets_the_bar() -> None:
+    segmenter = Segmenter("en")
+    passed = sum(segmenter.segment(case["text"]).texts == case["sentences"] for case in GOLDEN_RULES)
+    assert passed >= 47
 
 
 # --------------------------------------------------------------------------
@@ -124,11 +148,156 @@ def test_multilingual_samples(lang: str, gold: list[str]) -> None:
     assert Segmenter(lang).segment(paragraph).texts == gold
 
 
+def test_multilingual_samples_use_sentencex() -> None:
+    # The strict xfails above are sentencex's misses; the choice must not move under them unseen.
+    assert all(Segmenter(lang).backend == "sentencex" for lang in ("pt", "de", "fr", "es", "zh"))
+
+
 def test_multilingual_samples_are_well_formed() -> None:
     for lang in ("pt", "de", "fr", "es", "zh"):
         blocks = _load_samples(lang)
         assert len(blocks) == 5
         assert all(sentence.strip() == sentence and sentence for block in blocks for sentence in block)
+
+
+# --------------------------------------------------------------------------
+# FLORES-200 devtest, six languages: not worse than before the per-language choice
+# --------------------------------------------------------------------------
+
+_FLORES_FILES = {"en": "eng_Latn", "pt": "por_Latn", "de": "deu_Latn", "fr": "fra_Latn", "es": "spa_Latn", "zh": "zho_Hans"}
+# Measured with sentencex for every language (the default before issue 11) by
+# benchmarks/segmenters.py: (lines exactly one segment when 4 lines make a
+# paragraph, line boundaries missed there, lines kept whole in the file as it is).
+FLORES_BEFORE = {
+    "en": (884, 7, 896),
+    "pt": (859, 12, 878),
+    "de": (809, 27, 848),
+    "fr": (878, 4, 880),
+    "es": (886, 3, 890),
+    "zh": (831, 24, 872),
+}
+# The default now, where it differs. English (pysbd, for the Golden Rules) loses 2
+# exact lines and misses 1 more boundary of 759 with 4-line paragraphs: "1100 A.D. Its",
+# a numbered-list split inside "on July 8. One was", and a quote after "..."; it
+# gains "(just not one that looks too expensive. Women". See docs/segmentation.md.
+FLORES_NOW = {**FLORES_BEFORE, "en": (882, 8, 896)}
+
+
+def _flores_figures(segmenter: Segmenter, lang: str) -> tuple[int, int, int]:
+    path = FLORES / f"{_FLORES_FILES[lang]}.devtest"
+    lines = [line.strip() for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
+    assert len(lines) == 1012
+    joiner = "" if lang == "zh" else " "
+    exact = missed = 0
+    for i in range(0, len(lines), 4):
+        group = lines[i : i + 4]
+        document = segmenter.segment(joiner.join(group))
+        starts = {segment.start for segment in document.segments}
+        ends = {segment.end for segment in document.segments}
+        position = 0
+        for n, line in enumerate(group):
+            start, end = position, position + len(line)
+            exact += start in starts and end in ends and not any(start < e < end for e in ends)
+            missed += n < len(group) - 1 and end not in ends
+            position = end + len(joiner)
+    whole = segmenter.segment("\n".join(lines))
+    per_line = [0] * len(lines)
+    for segment in whole.segments:
+        per_line[segment.paragraph] += 1
+    return exact, missed, per_line.count(1)
+
+
+@pytest.mark.parametrize("lang", sorted(_FLORES_FILES))
+def test_flores_default_backend(lang: str) -> None:
+    exact, missed, kept = _flores_figures(Segmenter(lang), lang)
+    assert (exact, missed, kept) == FLORES_NOW[lang]
+    if lang != "en":  # English: the trade for the Golden Rules, pinned above
+        before_exact, before_missed, before_kept = FLORES_BEFORE[lang]
+        assert exact >= before_exact and missed <= before_missed and kept >= before_kept
+    else:
+        assert kept >= FLORES_BEFORE[lang][2]
+
+
+# --------------------------------------------------------------------------
+# The per-language choice
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "backend"),
+    [("en", "pysbd"), ("en-GB", "pysbd"), ("eng_Latn", "pysbd"), ("pt-BR", "sentencex"), ("de", "sentencex"),
+     ("fr", "sentencex"), ("es", "sentencex"), ("zh-Hans", "sentencex"), ("ja", "sentencex"), ("sw", "sentencex")],
+)
+def test_backend_for_language(code: str, backend: str) -> None:
+    assert backend_for(code) == backend
+    segmenter = Segmenter(code)
+    assert segmenter.backend == backend
+    assert repr(segmenter) == f"Segmenter({segmenter.language.tag!r}, backend={backend!r})"
+
+
+def test_default_is_auto_and_every_choice_is_registered() -> None:
+    assert DEFAULT_BACKEND == AUTO_BACKEND == "auto"
+    assert BACKEND_CHOICES == ("auto", *sorted(BACKENDS))
+    assert FALLBACK_BACKEND in BACKENDS
+    assert set(LANGUAGE_BACKENDS.values()) <= set(BACKENDS)
+
+
+def test_explicit_backend_overrides_the_choice() -> None:
+    text, gold = "1. The first item 2. The second item", ["1. The first item", "2. The second item"]
+    assert Segmenter("en").segment(text).texts == gold
+    assert Segmenter("en", "sentencex").segment(text).texts != gold  # Golden Rule 35, a sentencex miss
+
+
+def test_cli_and_config_defaults_follow_the_segmenter() -> None:
+    from pipeline.cli import build_parser
+    from pipeline.config import CorpusConfig
+
+    parser = build_parser()
+    sub = next(a for a in parser._subparsers._group_actions if a.dest == "command")  # type: ignore[union-attr]
+    backend = next(a for a in sub.choices["segment"]._actions if a.dest == "backend")
+    assert tuple(backend.choices) == BACKEND_CHOICES
+    assert backend.default == DEFAULT_BACKEND
+    assert "auto" in backend.help
+    assert CorpusConfig(name="c", source=None, src_lang="en").segmenter == DEFAULT_BACKEND
+
+
+def test_cli_segment_uses_the_english_default(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pipeline.cli import main
+
+    document = tmp_path / "list.txt"
+    document.write_text("1. The first item 2. The second item\n", encoding="utf-8")
+    assert main(["segment", "--lang", "en", str(document)]) == 0
+    assert capsys.readouterr().out == "1. The first item\n2. The second item\n"
+    assert main(["segment", "--lang", "en", "--backend", "sentencex", str(document)]) == 0
+    assert capsys.readouterr().out != "1. The first item\n2. The second item\n"
+
+
+def test_cli_segment_rejects_unknown_backend(capsys: pytest.CaptureFixture[str]) -> None:
+    from pipeline.cli import main
+
+    assert main(["segment", "--lang", "en", "--backend", "spacy"]) == 2
+    # Python versions differ on quoting the choices.
+    pattern = r"invalid choice: 'spacy' \(choose from '?auto'?, '?pysbd'?, '?sentencex'?\)"
+    assert re.search(pattern, capsys.readouterr().err)
+
+
+def test_pysbd_segmenter_is_safe_across_threads() -> None:
+    segmenter = Segmenter("en", "pysbd")
+    texts = [case["text"] for case in GOLDEN_RULES]
+    expected = [segmenter.segment(text).texts for text in texts]
+    results: dict[int, list[list[str]]] = {}
+
+    def work(number: int) -> None:
+        results[number] = [segmenter.segment(text).texts for text in texts[number:] + texts[:number]]
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for number, got in results.items():
+        assert got == expected[number:] + expected[:number]
+    assert len(results) == 4
 
 
 # --------------------------------------------------------------------------
@@ -193,7 +362,7 @@ def test_is_unspaced(code: str, expected: bool) -> None:
 
 
 def test_unknown_backend() -> None:
-    with pytest.raises(ConfigError, match=r"unknown segmenter backend 'spacy' \(known: pysbd, sentencex\)"):
+    with pytest.raises(ConfigError, match=r"unknown segmenter backend 'spacy' \(known: auto, pysbd, sentencex\)"):
         Segmenter("en", backend="spacy")
 
 
@@ -203,7 +372,6 @@ def test_unknown_language() -> None:
 
 
 def test_pysbd_unsupported_language_lists_supported() -> None:
-    pytest.importorskip("pysbd")
     with pytest.raises(ConfigError, match=r"'pysbd' does not support language 'pt-BR' \(supported: am, ar, .*, en, .*zh\)"):
         Segmenter("pt-BR", backend="pysbd")
 
@@ -213,11 +381,9 @@ def test_missing_backend_package(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigError, match="backend 'pysbd' needs the package 'pysbd', which is not installed") as info:
         Segmenter("en", backend="pysbd")
     assert info.value.hint == "pip install pysbd"
-
-
-def test_default_backend_is_registered() -> None:
-    assert DEFAULT_BACKEND == "sentencex"
-    assert DEFAULT_BACKEND in BACKENDS
+    # The English default needs it too, and says so rather than quietly using another library.
+    with pytest.raises(ConfigError, match="backend 'pysbd' needs the package 'pysbd', which is not installed"):
+        Segmenter("en")
 
 
 def test_backend_that_changes_text_loses_nothing(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
@@ -270,7 +436,6 @@ def test_property_default_backend_keeps_text(text: str, lang: str) -> None:
 @settings(max_examples=100, deadline=None)
 @given(text=_DOCUMENTS)
 def test_property_pysbd_keeps_text(text: str) -> None:
-    pytest.importorskip("pysbd")
     _check_document(Segmenter("en", backend="pysbd").segment(text), text)
 
 
