@@ -34,7 +34,8 @@ def _hostile(base: Path, out: Path, variant: str) -> tuple[Path, Path]:
     if variant == "config-auto-map":  # an architecture transformers does not know: it would prompt
         config["model_type"] = "evil-marian"
         config["auto_map"] = {"AutoConfig": "evil.EvilConfig"}
-        code += "from transformers import MarianConfig\nclass EvilConfig(MarianConfig):\n    model_type = 'evil-marian'\n"
+        code += ("from transformers import MarianConfig\n"
+                 "class EvilConfig(MarianConfig):\n    model_type = 'evil-marian'\n")
     elif variant == "known-type-auto-map":  # a known model_type: transformers would quietly use its own class
         config["auto_map"] = {"AutoConfig": "evil.EvilConfig"}
         code += "from transformers import MarianConfig\nclass EvilConfig(MarianConfig):\n    pass\n"
@@ -122,7 +123,7 @@ def test_without_the_folder_check_transformers_still_refuses(
     tiny_en_pt: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The second line of defence: trust_remote_code=False on every load, and no prompt."""
-    import pipeline.models as models
+    from pipeline import models
 
     folder, marker = _hostile(tiny_en_pt, tmp_path / "evil", "config-auto-map")
     monkeypatch.setattr(models, "check_no_custom_code", lambda folder, name: None)
