@@ -22,6 +22,7 @@ from pipeline.models.custom_code import (
     custom_code_error,
     is_custom_code_refusal,
 )
+from pipeline.models.manifest import MANIFEST, verify_folder
 from pipeline.models.registry import Family, builtin_names, detect_family, get_family, resolve_builtin
 
 __all__ = [
@@ -286,6 +287,9 @@ def _check_folder(folder: Path) -> Path:
             f"model folder {folder} has no config.json, so it is not a Hugging Face model folder",
             hint="save the model with save_pretrained(), or download it with `hf download <id> --local-dir <folder>`",
         )
+    if MANIFEST in files:  # a folder mtpipe converted (a built-in model, or a copy of one): check its files
+        verify_folder(folder, hint=f"delete {folder} and convert it again: "
+                                   f"mtpipe models import bergamot --dest {folder.parent}")
     return folder
 
 
