@@ -158,8 +158,8 @@ def _child_hf_generate(lines: list[str], fast: bool) -> tuple[list[str], float, 
     transformers.logging.set_verbosity_error()
     folder = str(ensure_model("en-pt"))
     start = time.perf_counter()
-    tokenizer = AutoTokenizer.from_pretrained(folder)
-    model = AutoModelForSeq2SeqLM.from_pretrained(folder)
+    tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
+    model = AutoModelForSeq2SeqLM.from_pretrained(folder, trust_remote_code=False)
 
     def translate(text: str) -> str:
         output = model.generate(**tokenizer(text, return_tensors="pt"))

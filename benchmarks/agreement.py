@@ -85,8 +85,8 @@ def run_direction(direction: str, args: argparse.Namespace) -> dict:
     sources = read_lines(FLORES / FILES[src])[: args.limit]
     references = read_lines(FLORES / FILES[tgt])[: args.limit]
     folder = ensure_model(direction, args.store)
-    model = AutoModelForSeq2SeqLM.from_pretrained(folder).eval()
-    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForSeq2SeqLM.from_pretrained(folder, trust_remote_code=False).eval()
+    tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
     native_engine = NativeDirection(str(find_source_files(package_models_root()[0], direction).folder))
 
     start = time.perf_counter()

@@ -15,9 +15,10 @@ from typing import Any
 from pipeline.errors import ConfigError, InputError, PipelineError
 from pipeline.languages import parse_language
 from pipeline.native import NATIVE_MODEL
+from pipeline.outputs import Task, check_name, check_output_names
 from pipeline.textio import read_text
 
-__all__ = ["CorpusConfig", "SystemConfig", "EngineConfig", "JobConfig", "load_config", "parse_config"]
+__all__ = ["CorpusConfig", "SystemConfig", "EngineConfig", "JobConfig", "load_config", "parse_config", "targets"]
 
 DEVICES = ("cpu", "cuda", "auto")
 DTYPES = ("float32", "float16", "bfloat16")
@@ -160,9 +161,19 @@ def parse_config(data: dict[str, Any], path: Path) -> JobConfig:
         raise ConfigError(f"{path.name}: no [[systems]]")
     _unique([c.name for c in corpora], "corpus", path.name)
     _unique([s.name for s in systems], "system", path.name)
+    # Names become file names: no two tasks may write one file, none may be too long for one.
+    check_output_names((Task(corpus.name, corpus.src_lang, tgt, system.name, corpus.segment)
+                        for system in systems for corpus in corpora for tgt in targets(corpus, system)), path.name)
     out_dir = Path(output["dir"]) if "dir" in output else Path("runs") / path.stem
     return JobConfig(path=path, corpora=corpora, systems=systems, output_dir=_resolve(base, out_dir),
                      engine=_engine(data, path.name))
+
+
+def targets(corpus: CorpusConfig, system: SystemConfig) -> list[str]:
+    """The target languages that ``system`` translates ``corpus`` into."""
+    if not system.tgt_langs:
+        return list(corpus.tgt_langs)
+    return [lang for lang in corpus.tgt_langs if lang in system.tgt_langs]
 
 
 def _engine(data: dict[str, Any], where: str) -> EngineConfig:
@@ -186,6 +197,7 @@ def _corpus(item: Any, index: int, base: Path, where: str) -> CorpusConfig:
     if not isinstance(item, dict):
         raise ConfigError(f"{context}: expected a table")
     _check_keys(item, _CORPUS_KEYS, context)
+    check_name(item["name"], "corpus", where)
     context = f"{where}: corpus {item['name']!r}"
     src_lang = _language(item["src_lang"], f"{context}: src_lang")
     references: dict[str, tuple[Path, ...]] = {}
@@ -239,6 +251,7 @@ def _system(item: Any, index: int, where: str) -> SystemConfig:
     if not isinstance(item, dict):
         raise ConfigError(f"{context}: expected a table")
     _check_keys(item, _SYSTEM_KEYS, context)
+    check_name(item["name"], "system", where)
     context = f"{where}: system {item['name']!r}"
     for key in ("beam", "batch_tokens", "max_length", "threads", "workers", "chunk_size"):
         if key in item and item[key] < 1:

@@ -30,10 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.cache import TranslationCache, settings_key, translate_chunks
-from pipeline.config import CorpusConfig, JobConfig, SystemConfig
+from pipeline.config import CorpusConfig, JobConfig, SystemConfig, targets
 from pipeline.engines import Engine, open_engine
 from pipeline.errors import ConfigError, InputError, PipelineError
 from pipeline.measure import measure
+from pipeline.outputs import task_files, task_stem
 from pipeline.progress import Progress, ProgressCallback
 from pipeline.textio import atomic_writer, read_lines, read_text, write_lines_atomic, write_text_atomic
 
@@ -173,13 +174,6 @@ def _sacrebleu_files(corpus: CorpusConfig) -> tuple[Path, dict[str, tuple[Path, 
     if len(sources) != 1:
         raise ConfigError(f"corpus {corpus.name!r}: {name} has different sources per target; use one corpus per pair")
     return Path(sources.pop()), references
-
-
-def targets(corpus: CorpusConfig, system: SystemConfig) -> list[str]:
-    """The target languages that ``system`` translates ``corpus`` into."""
-    if not system.tgt_langs:
-        return list(corpus.tgt_langs)
-    return [lang for lang in corpus.tgt_langs if lang in system.tgt_langs]
 
 
 def run_job(
@@ -411,11 +405,10 @@ def _run_task(
     from pipeline.evaluate import align_document, score_corpus
 
     src = corpus.config.src_lang
-    stem = f"{corpus.config.name}.{src}-{tgt}.{system.name}"
+    # config.py has checked that these names stay in out_dir and that no two tasks share one.
+    stem = task_stem(corpus.config.name, src, tgt, system.name)
     total = len(corpus.segments)
-    output, jsonl = out_dir / f"{stem}.txt", out_dir / f"{stem}.jsonl"
-    document = out_dir / f"{stem}.doc.txt" if corpus.document is not None else None
-    meta, journal_path = out_dir / f"{stem}.meta.json", out_dir / f"{stem}.partial"
+    output, jsonl, document, meta, journal_path = task_files(out_dir, stem, document=corpus.document is not None)
     identity = _task_identity(translator, corpus, tgt)
     report = progress or (lambda _: None)
 

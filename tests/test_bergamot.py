@@ -243,7 +243,7 @@ def test_shortlist_refuses_wrong_size(sources, tmp_path):
 def test_conversion_writes_a_hugging_face_folder(store):
     for direction in bergamot.DIRECTIONS:
         folder = store / f"bergamot-{direction}"
-        assert {p.name for p in folder.iterdir()} == set(MODEL_FILES) | {"conversion.json"}
+        assert {p.name for p in folder.iterdir()} == set(MODEL_FILES) | {"conversion.json", "mtpipe-manifest.json"}
         config = json.loads((folder / "config.json").read_text())
         assert config["model_type"] == "bergamot"
         assert (config["src_lang"], config["tgt_lang"]) == tuple(direction.split("-"))
@@ -314,7 +314,8 @@ def test_ensure_model_names_a_damaged_file(store, tmp_path, damage, message):
     damage(tmp_path / "bergamot-en-pt")
     with pytest.raises(ModelError, match=message) as err:
         ensure_model("en-pt", tmp_path)
-    assert "--force" in err.value.hint
+    folder = tmp_path / "bergamot-en-pt"
+    assert err.value.hint == f"delete {folder} and run `mtpipe models import bergamot --dest {tmp_path}`"
 
 
 def test_unknown_direction_is_refused(tmp_path):

