@@ -19,11 +19,11 @@ import hashlib
 import json
 import os
 import sqlite3
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from time import perf_counter
 from typing import Any
 
 from pipeline.errors import ModelError, PipelineError
@@ -240,7 +240,7 @@ def translate_chunks(
     def groups() -> Iterator[list[str]]:
         nonlocal lookups
         for start in range(0, len(todo), chunk_size):
-            started = time.perf_counter()
+            started = perf_counter()
             chunk = todo[start : start + chunk_size]
             found: dict[int, str] = {}
             keys: dict[int, str] = {}
@@ -250,7 +250,7 @@ def translate_chunks(
                 found = {n: cached[key] for n, key in keys.items() if key in cached}
             misses = [n for n in chunk if n not in found]
             pending.append((chunk, found, keys, misses))
-            lookups += time.perf_counter() - started
+            lookups += perf_counter() - started
             yield [segments[n] for n in misses]
 
     many: Callable[..., Iterable[list[str]]] | None = getattr(translator, "translate_groups", None)
@@ -261,9 +261,9 @@ def translate_chunks(
     while True:
         # Only the wait for the translator is timed: the caller's work on each chunk
         # (journal, progress) happens between the yields.
-        started, looked_up = time.perf_counter(), lookups
+        started, looked_up = perf_counter(), lookups
         translated = next(results, None)
-        stats.seconds += time.perf_counter() - started - (lookups - looked_up)
+        stats.seconds += perf_counter() - started - (lookups - looked_up)
         if translated is None:
             break
         chunk, found, keys, misses = pending.popleft()
