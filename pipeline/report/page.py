@@ -140,7 +140,7 @@ def _speed_rows(comparison: Comparison) -> list[dict[str, Any]]:
                     "testset": _label(testset),
                     # Sorting by a figure puts the rows without one last.
                     "cells": [{"text": text, "sort": "" if value is None else f"{value:.10g}"}
-                              for text, value in zip(cells, values)],
+                              for text, value in zip(cells, values, strict=True)],
                 })
     return rows
 
@@ -166,7 +166,10 @@ def _speed_chart(comparison: Comparison) -> dict[str, Any]:
     for row, (testset, index, system, speed) in enumerate(entries):
         rate, text = speed.segments_per_s, _speed_cells(speed)[0]
         drawn = rate is not None and math.isfinite(rate) and top > 0
-        figure = f"{text} segments/s over the translated segments" if drawn else f"no segments/s ({speed.no_rate_reason or 'not a number'})"
+        if drawn:
+            figure = f"{text} segments/s over the translated segments"
+        else:
+            figure = f"no segments/s ({speed.no_rate_reason or 'not a number'})"
         rows.append({
             "y": _SPEED_TOP + row * _SPEED_ROW,
             "label": f"{system.name} · {_label(testset)}",
