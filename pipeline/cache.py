@@ -21,12 +21,14 @@ import os
 import sqlite3
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from time import perf_counter
 from typing import Any
 
 from pipeline.errors import ModelError, PipelineError
 
-__all__ = ["CACHE_ENV", "TranslationCache", "default_cache_path", "model_identity", "settings_key",
+__all__ = ["CACHE_ENV", "ChunkStats", "TranslationCache", "default_cache_path", "model_identity", "settings_key",
            "translate_chunks"]
 
 CACHE_ENV = "MTPIPE_CACHE"
@@ -181,6 +183,22 @@ class TranslationCache:
             self._db = None
 
 
+@dataclass
+class ChunkStats:
+    """Where :func:`translate_chunks`' translations came from, and the model's time for its own.
+
+    Attributes:
+        translated: the indices the translator translated, in order.
+        from_cache: how many segments the cache supplied.
+        seconds: wall time spent waiting for the translator (not in cache lookups or
+            in the caller's handling of each chunk).
+    """
+
+    translated: list[int] = field(default_factory=list)
+    from_cache: int = 0
+    seconds: float = 0.0
+
+
 def translate_chunks(
     translator: Any,
     segments: Sequence[str],
@@ -190,6 +208,7 @@ def translate_chunks(
     indices: Iterable[int] | None = None,
     cache: TranslationCache | None = None,
     chunk_size: int = 256,
+    stats: ChunkStats | None = None,
 ) -> Iterator[list[tuple[int, str]]]:
     """Translate ``segments[i]`` for each index, a chunk at a time, through the cache.
 
@@ -207,6 +226,8 @@ def translate_chunks(
         indices: which segments to translate (default: all), in order.
         cache: a cache to read first and fill after, or ``None``.
         chunk_size: segments per chunk.
+        stats: filled as chunks are yielded: which segments the translator translated,
+            how many came from the cache, and the time spent waiting for the translator.
 
     Yields:
         For each chunk, its ``(index, translation)`` pairs in order, once all are translated.
@@ -216,12 +237,18 @@ def translate_chunks(
     """
     todo = list(range(len(segments))) if indices is None else list(indices)
     settings = settings_key(translator) if cache is not None else {}
+    stats = stats if stats is not None else ChunkStats()
     # Chunks whose misses were handed to the translator, oldest first: a lazy
     # translator takes one group at a time, an engine may take them all first.
     pending: deque[tuple[list[int], dict[int, str], dict[int, str], list[int]]] = deque()
+    # Cache lookups run inside the translator's pull on groups(): their time is taken
+    # out of the translator's.
+    lookups = 0.0
 
     def groups() -> Iterator[list[str]]:
+        nonlocal lookups
         for start in range(0, len(todo), chunk_size):
+            started = perf_counter()
             chunk = todo[start : start + chunk_size]
             found: dict[int, str] = {}
             keys: dict[int, str] = {}
@@ -231,17 +258,27 @@ def translate_chunks(
                 found = {n: cached[key] for n, key in keys.items() if key in cached}
             misses = [n for n in chunk if n not in found]
             pending.append((chunk, found, keys, misses))
+            lookups += perf_counter() - started
             yield [segments[n] for n in misses]
 
     many: Callable[..., Iterable[list[str]]] | None = getattr(translator, "translate_groups", None)
     if many is not None:
-        results = many(groups(), src_lang, tgt_lang)
+        results = iter(many(groups(), src_lang, tgt_lang))
     else:
         results = (translator.translate(texts, src_lang, tgt_lang) if texts else [] for texts in groups())
-    for translated in results:
+    while True:
+        # Only the wait for the translator is timed: the caller's work on each chunk
+        # (journal, progress) happens between the yields.
+        started, looked_up = perf_counter(), lookups
+        translated = next(results, None)
+        stats.seconds += perf_counter() - started - (lookups - looked_up)
+        if translated is None:
+            break
         chunk, found, keys, misses = pending.popleft()
         if len(translated) != len(misses):
             raise ModelError(f"the translator returned {len(translated)} translations for {len(misses)} segments")
+        stats.from_cache += len(found)
+        stats.translated.extend(misses)
         found.update(zip(misses, translated))
         if cache is not None and misses:
             cache.put_many((keys[n], found[n]) for n in misses)

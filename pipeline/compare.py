@@ -14,7 +14,7 @@ from pipeline.config import JobConfig, SystemConfig
 from pipeline.jobs import JobResult, PreparedCorpus, run_job
 from pipeline.native import NATIVE_MODEL, NativeTranslator
 from pipeline.report import write_reports
-from pipeline.results import Comparison, Speed, SystemInfo, TestSetResult
+from pipeline.results import Comparison, SystemInfo, TestSetResult
 from pipeline.significance import Method, compare_systems
 
 __all__ = ["compare_job", "build_comparison"]
@@ -105,15 +105,7 @@ def _testset(
         stats = compare_systems(
             ordered, references, tgt, method=method, n=n, seed=seed, paired=baseline in hypotheses and len(ordered) > 1
         )
-    speed = {
-        t.system: Speed(
-            segments_per_second=round(t.segments / t.seconds, 2),
-            tokens_per_second=round(t.tokens / t.seconds, 2),
-            peak_rss_mb=t.peak_rss_mb,
-        )
-        for t in tasks
-        if t.error is None and t.seconds
-    }
+    speed = {t.system: t.speed for t in tasks if t.error is None and t.speed is not None}
     errors = {t.system: t.error for t in tasks if t.error}
     return TestSetResult(
         name=name, src_lang=src, tgt_lang=tgt, sources=sources, references=references,

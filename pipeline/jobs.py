@@ -24,23 +24,24 @@ import gc
 import hashlib
 import json
 import logging
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.cache import TranslationCache, settings_key, translate_chunks
+from pipeline.cache import ChunkStats, TranslationCache, settings_key, translate_chunks
 from pipeline.config import CorpusConfig, JobConfig, SystemConfig, targets
 from pipeline.engines import Engine, open_engine
 from pipeline.errors import ConfigError, InputError, PipelineError
-from pipeline.measure import measure
+from pipeline.measure import Speed, measure
 from pipeline.outputs import task_files, task_stem
 from pipeline.progress import Progress, ProgressCallback
 from pipeline.textio import atomic_writer, read_lines, read_text, write_lines_atomic, write_text_atomic
 
 __all__ = ["SCHEMA_VERSION", "PreparedCorpus", "TaskResult", "JobResult", "prepare_corpus", "run_job"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: speed over translated segments only, with the segments' origins counted
 log = logging.getLogger(__name__)
 
 
@@ -69,7 +70,7 @@ class TaskResult:
     src_lang: str
     tgt_lang: str
     segments: int
-    seconds: float = 0.0
+    speed: Speed | None = None
     output: Path | None = None
     jsonl: Path | None = None
     document: Path | None = None
@@ -77,8 +78,6 @@ class TaskResult:
     note: str | None = None
     scores: dict[str, Any] = field(default_factory=dict)
     hypotheses: list[str] = field(default_factory=list, repr=False)
-    tokens: int = 0
-    peak_rss_mb: float | None = None
     error: str | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -91,10 +90,8 @@ class TaskResult:
             "tgt_lang": self.tgt_lang,
             "segments": self.segments,
             "error": self.error,
-            "seconds": round(self.seconds, 3),
-            "segments_per_second": round(self.segments / self.seconds, 2) if self.seconds else None,
-            "tokens_per_second": round(self.tokens / self.seconds, 2) if self.seconds else None,
-            "peak_rss_mb": self.peak_rss_mb,
+            # A failed task has no figures: every field is null.
+            **(self.speed.to_json() if self.speed is not None else dict.fromkeys(Speed().to_json())),
             "output": str(self.output) if self.output else None,
             "jsonl": str(self.jsonl) if self.jsonl else None,
             "document": str(self.document) if self.document else None,
@@ -417,9 +414,14 @@ def _run_task(
         log.info("%s is done already: skipped", stem)
         hypotheses, info = finished
         report(Progress(stem, total, total))
-        seconds, peak_rss_mb = float(info.get("seconds", 0.0)), info.get("peak_rss_mb")
+        # The figures of the run that made these outputs; a meta file from before they were
+        # recorded gives none, and its translations count as resumed.
+        peak = info.get("peak_rss_mb")
+        speed = _speed_from_meta(info.get("speed"), total) or Speed.measured(
+            translated=0, resumed=total, peak_rss_mb=peak if _is_number(peak) else None
+        )
     else:
-        hypotheses, seconds, peak_rss_mb = _translate_task(
+        hypotheses, figures = _translate_task(
             translator, corpus, tgt, _Journal(journal_path, identity, total), stem, cache, report, system.chunk_size
         )
         write_lines_atomic(output, hypotheses)
@@ -432,9 +434,10 @@ def _run_task(
         if document is not None:
             write_text_atomic(document, corpus.document.rebuild(hypotheses, tgt_lang=tgt))
         # The outputs are all in place: only now is the task marked done and its journal dropped.
-        info = {"identity": identity, "seconds": seconds, "peak_rss_mb": peak_rss_mb}
+        info = {"identity": identity, "speed": figures}
         write_text_atomic(meta, json.dumps(info, indent=2) + "\n")
         journal_path.unlink(missing_ok=True)
+        speed = Speed.measured(**figures)
 
     level = note = None
     scores: dict[str, Any] = {}
@@ -454,7 +457,7 @@ def _run_task(
         src_lang=src,
         tgt_lang=tgt,
         segments=len(corpus.segments),
-        seconds=seconds,
+        speed=speed,
         output=output,
         jsonl=jsonl,
         document=document,
@@ -462,8 +465,6 @@ def _run_task(
         note=note or None,
         scores=scores,
         hypotheses=hypotheses,
-        tokens=_count_tokens(hypotheses, tgt),
-        peak_rss_mb=peak_rss_mb,
     )
 
 
@@ -476,11 +477,14 @@ def _translate_task(
     cache: TranslationCache | None,
     report: ProgressCallback,
     chunk_size: int,
-) -> tuple[list[str], float, float | None]:
-    # The task's translations, from its journal and then the model (through the cache).
+) -> tuple[list[str], dict[str, Any]]:
+    # The task's translations, from its journal and then the model (through the cache),
+    # and the figures for Speed.measured: what came from where, the model's time.
     src, total = corpus.config.src_lang, len(corpus.segments)
+    stats = ChunkStats()
     try:
         done = journal.open()
+        resumed = len(done)
         if done:
             log.info("%s: resuming after %d of %d segments", stem, len(done), total)
         else:
@@ -489,12 +493,36 @@ def _translate_task(
         todo = [n for n in range(total) if n not in done]
         with measure() as cost:
             for pairs in translate_chunks(
-                translator, corpus.segments, src, tgt, indices=todo, cache=cache, chunk_size=chunk_size
+                translator, corpus.segments, src, tgt, indices=todo, cache=cache, chunk_size=chunk_size, stats=stats
             ):
                 journal.append(pairs)
                 done.update(pairs)
                 report(Progress(stem, len(done), total))
     finally:
         journal.close()
-    return [done[n] for n in range(total)], cost.seconds, cost.peak_rss_mb
+    figures = {
+        "translated": len(stats.translated), "from_cache": stats.from_cache, "resumed": resumed,
+        "seconds": stats.seconds, "tokens": _count_tokens([done[n] for n in stats.translated], tgt),
+        "peak_rss_mb": cost.peak_rss_mb,
+    }
+    return [done[n] for n in range(total)], figures
 
+
+_COUNTS = ("translated", "from_cache", "resumed", "tokens")
+
+
+def _speed_from_meta(figures: Any, total: int) -> Speed | None:
+    # The figures a finished task recorded, or None when they are missing or do not add up.
+    if not isinstance(figures, dict) or set(figures) != {*_COUNTS, "seconds", "peak_rss_mb"}:
+        return None
+    if not all(type(figures[key]) is int and figures[key] >= 0 for key in _COUNTS):
+        return None
+    if not _is_number(figures["seconds"]) or not (figures["peak_rss_mb"] is None or _is_number(figures["peak_rss_mb"])):
+        return None
+    if figures["translated"] + figures["from_cache"] + figures["resumed"] != total:
+        return None
+    return Speed.measured(**figures)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0

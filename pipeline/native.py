@@ -35,6 +35,9 @@ class NativeTranslator:
         self.threads = threads or 2
         self._local = threading.local()
         self._folders: dict[str, str] = {}
+        # One pool for the translator's life: each of its threads builds its engine once
+        # (about half a second), not once per call, which every chunk's time would include.
+        self._pool: ThreadPoolExecutor | None = None
 
     def supported_languages(self) -> list[str]:
         """The directions the installed package ships, as language codes."""
@@ -72,8 +75,9 @@ class NativeTranslator:
                 engines[folder] = self._module().NativeDirection(folder)
             return engines[folder].translate(text)
 
-        with ThreadPoolExecutor(max_workers=self.threads) as pool:
-            return list(pool.map(one, segments))
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="native")
+        return list(self._pool.map(one, segments))
 
     def _installed(self) -> list[str]:
         from pipeline.models.bergamot.store import package_models_root

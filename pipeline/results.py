@@ -13,6 +13,7 @@ from typing import Any
 
 from pipeline.errors import ConfigError
 from pipeline.evaluate import METRICS
+from pipeline.measure import Speed
 from pipeline.significance import Method, SystemStat
 
 __all__ = ["Comparison", "Speed", "SystemInfo", "SystemStat", "TestSetResult"]
@@ -33,21 +34,6 @@ class SystemInfo:
     model: str
     settings: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
-
-
-@dataclass(frozen=True)
-class Speed:
-    """How fast a system translated one test set.
-
-    Attributes:
-        segments_per_second: segments translated per second of wall time.
-        tokens_per_second: output tokens per second.
-        peak_rss_mb: the process's peak resident memory in MiB, or ``None`` if unknown.
-    """
-
-    segments_per_second: float
-    tokens_per_second: float
-    peak_rss_mb: float | None = None
 
 
 @dataclass(frozen=True)

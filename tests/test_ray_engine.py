@@ -48,6 +48,22 @@ def write_job(folder: Path, lines: int, chunk_size: int, engine: str = "local") 
     return config
 
 
+SPEED_FIELDS = ("segments_translated", "segments_from_cache", "segments_resumed", "translation_seconds",
+                "segments_per_s", "tokens_per_s", "peak_rss_mb")
+
+
+def figures(folder: Path) -> dict:
+    """The job's one result's speed figures, from its scores.json."""
+    (result,) = json.loads((folder / "runs" / "job" / "scores.json").read_text(encoding="utf-8"))["results"]
+    return {key: result[key] for key in SPEED_FIELDS}
+
+
+def counts(folder: Path) -> tuple[int, int, int]:
+    """Translated, from the cache, resumed."""
+    speed = figures(folder)
+    return speed["segments_translated"], speed["segments_from_cache"], speed["segments_resumed"]
+
+
 def mtpipe(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True,
                           timeout=timeout, cwd=ROOT, check=False)
@@ -57,8 +73,8 @@ def outputs(folder: Path) -> dict[str, bytes]:
     files = {name: (folder / "runs" / "job" / name).read_bytes() for name in OUTPUTS}
     scores = json.loads(files.pop("scores.json"))
     del scores["config"]  # the job file's path
-    for result in scores["results"]:  # timings and memory differ between runs; the rest may not
-        for key in ("seconds", "segments_per_second", "tokens_per_second", "peak_rss_mb", "output", "jsonl"):
+    for result in scores["results"]:  # the speed figures differ between runs (see figures()); the rest may not
+        for key in (*SPEED_FIELDS, "output", "jsonl"):
             result.pop(key, None)
     files["scores.json"] = json.dumps(scores, sort_keys=True).encode()
     return files
@@ -82,12 +98,24 @@ def cluster() -> LocalCluster:
 def test_a_job_on_a_loopback_cluster_matches_the_local_engine_byte_for_byte(
     tmp_path: Path, local_run: Path, cluster: LocalCluster
 ) -> None:
-    config = write_job(tmp_path, 320, 20, engine="ray")
-    result = mtpipe("-q", "run", "--no-cache", "--address", cluster.address, str(config))
+    # With the test's own cache, empty: every segment goes to the cluster, as with --no-cache.
+    config = write_job(tmp_path / "first", 320, 20, engine="ray")
+    result = mtpipe("-q", "run", "--address", cluster.address, str(config))
     assert result.returncode == 0, result.stderr
-    assert outputs(tmp_path) == outputs(local_run)
+    assert outputs(tmp_path / "first") == outputs(local_run)
     # 16 groups of 20 went to the cluster's two actors: each loaded the model once.
     assert result.stdout.count("greedy") == 1
+    assert counts(tmp_path / "first") == counts(local_run) == (320, 0, 0)
+    assert figures(tmp_path / "first")["segments_per_s"] > 0
+    # The same job in another folder: all from the cache, nothing sent, no speed.
+    config = write_job(tmp_path / "again", 320, 20, engine="ray")
+    result = mtpipe("run", "--address", cluster.address, str(config))
+    assert result.returncode == 0, result.stderr
+    assert "group(s) of segments" not in result.stderr
+    assert outputs(tmp_path / "again") == outputs(local_run)
+    assert counts(tmp_path / "again") == (0, 320, 0)
+    assert figures(tmp_path / "again")["segments_per_s"] is None
+    assert "—, all from cache" in result.stdout
 
 
 def test_a_killed_worker_is_replaced_and_nothing_is_lost(
@@ -119,6 +147,7 @@ def test_a_killed_worker_is_replaced_and_nothing_is_lost(
     assert done_at_kill < 320
     assert victims[0] not in cluster.actor_pids(ACTOR)
     assert outputs(tmp_path) == outputs(local_run)
+    assert counts(tmp_path) == (320, 0, 0)  # a group run again is counted once
 
 
 def test_no_cluster_at_the_address_fails_fast_with_one_line(tmp_path: Path) -> None:
@@ -207,6 +236,8 @@ def test_a_resumed_job_sends_only_what_is_left(tmp_path: Path, local_run: Path, 
     assert sent, result.stderr
     assert int(sent.group(1)) == (320 - done) // 20 < 16
     assert outputs(tmp_path) == outputs(local_run)
+    assert counts(tmp_path) == (320 - done, 0, done)
+    assert figures(tmp_path)["segments_per_s"] > 0
 
 
 def test_translate_on_the_cluster_prints_only_the_translations(tmp_path: Path, cluster: LocalCluster) -> None:

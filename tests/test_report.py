@@ -73,7 +73,8 @@ def small_comparison() -> Comparison:
             "big": _stats({"bleu": (48.12, 1.15, 0.001, 2.15), "chrf": (69.0, 0.88, 0.08, 0.59),
                            "chrf++": (66.9, 0.91, 0.03, 0.88), "ter": (39.8, 1.41, 0.004, -1.5)}),
         },
-        speed={"base": Speed(14.2, 402.5, 1210.0), "big": Speed(3.1, 88.0, 2890.4), "tiny": Speed(50.0, 900.0, 400.0)},
+        speed={"base": Speed(3, 0, 0, 0.211, 14.2, 402.5, 1210.0), "big": Speed(3, 0, 0, 0.968, 3.1, 88.0, 2890.4),
+               "tiny": Speed(1, 0, 0, 0.02, 50.0, 900.0, 400.0)},
         errors={"tiny": "stopped at segment 2 of 3: out of memory"},
     )
     news = TestSetResult(
@@ -91,7 +92,9 @@ def small_comparison() -> Comparison:
             "tiny": _stats({"bleu": (22.4, 1.6, 0.001, -8.1), "chrf": (51.3, 1.2, 0.001, -6.9),
                             "chrf++": (48.9, 1.2, 0.001, -6.8), "ter": (63.2, 2.1, 0.001, 8.2)}),
         },
-        speed={"base": Speed(15.0, 390.0, 1215.0), "big": Speed(3.4, 91.2, None), "tiny": Speed(40.5, 1100.0, 410.0)},
+        # big found one segment in the cache, tiny resumed one: their figures cover the other only.
+        speed={"base": Speed(2, 0, 0, 0.133, 15.0, 390.0, 1215.0), "big": Speed(1, 1, 0, 0.294, 3.4, 91.2, None),
+               "tiny": Speed(1, 0, 1, 0.025, 40.5, 1100.0, 410.0)},
     )
     broken = TestSetResult(
         name="broken", src_lang="en", tgt_lang="fr", sources=[], references=[],
@@ -137,7 +140,7 @@ def test_json_matches_the_golden_file(tmp_path):
 
 def test_json_has_a_schema_version_and_marks_every_failure():
     report = build_json(small_comparison())
-    assert report["schema_version"] == SCHEMA_VERSION == 1
+    assert report["schema_version"] == SCHEMA_VERSION == 2
     flores, news, broken = report["testsets"]
     assert flores["results"]["big"]["scores"]["bleu"]["outcome"] == "better"
     assert flores["results"]["big"]["scores"]["chrf"]["outcome"] == "not significant"
@@ -152,12 +155,31 @@ def test_json_has_a_schema_version_and_marks_every_failure():
 
 def test_json_writes_non_finite_numbers_as_null():
     comparison = small_comparison()
-    comparison.testsets[1].speed["base"] = Speed(float("inf"), float("nan"), 1.0)
+    comparison.testsets[1].speed["base"] = Speed(2, 0, 0, 0.0, float("inf"), float("nan"), 1.0)
     report = build_json(comparison)
     assert report["testsets"][1]["results"]["base"]["speed"] == {
-        "segments_per_second": None, "tokens_per_second": None, "peak_rss_mb": 1.0
+        "segments_translated": 2, "segments_from_cache": 0, "segments_resumed": 0, "translation_seconds": 0.0,
+        "segments_per_s": None, "tokens_per_s": None, "peak_rss_mb": 1.0,
     }
     json.dumps(report, allow_nan=False)
+
+
+def null_speed_comparison() -> Comparison:
+    """The small comparison where base took news from the cache and big resumed all of it."""
+    comparison = small_comparison()
+    news = comparison.testsets[1]
+    news.speed["base"] = Speed.measured(translated=0, from_cache=2, seconds=0.0004, peak_rss_mb=300.0)
+    news.speed["big"] = Speed.measured(translated=0, resumed=2)
+    return comparison
+
+
+def test_json_speed_is_null_when_nothing_was_translated():
+    results = build_json(null_speed_comparison())["testsets"][1]["results"]
+    assert results["base"]["speed"] == {
+        "segments_translated": 0, "segments_from_cache": 2, "segments_resumed": 0, "translation_seconds": 0.0,
+        "segments_per_s": None, "tokens_per_s": None, "peak_rss_mb": 300.0,
+    }
+    assert results["big"]["speed"]["segments_resumed"] == 2 and results["big"]["speed"]["segments_per_s"] is None
 
 
 # --------------------------------------------------------------------------
@@ -171,6 +193,17 @@ def test_markdown_marks_wins_losses_and_failures():
     assert "| tiny | ✗ failed | 63.20 ± 2.10 ‡ | ✗ bad test set |" in text  # TER
     assert "| ghost | ✗ failed | ✗ failed | ✗ bad test set |" in text
     assert "- ✗ system tiny on flores (en→pt): `stopped at segment 2 of 3: out of memory`" in text
+
+
+def test_markdown_says_what_a_speed_covers_and_why_one_is_missing():
+    text = render_markdown(null_speed_comparison())
+    speed = text[text.index("## Speed"):text.index("## Signatures")]
+    assert "cover only the segments the model translated" in speed
+    assert ("| System | Test set | segments/s (translated segments only) | tokens/s (translated segments only) "
+            "| translated | from cache | resumed | peak memory (MiB) |") in speed
+    assert "| base | news (en→de) | —, all from cache | — | 0 | 2 | 0 | 300 |" in speed
+    assert "| big | news (en→de) | —, all resumed | — | 0 | 0 | 2 | — |" in speed
+    assert "| base | flores (en→pt) | 14.2 | 402.5 | 3 | 0 | 0 | 1210 |" in speed
 
 
 @pytest.mark.parametrize(
@@ -217,7 +250,7 @@ def test_write_reports_writes_three_files_and_nothing_else(tmp_path):
     paths = write_reports(small_comparison(), tmp_path / "out")
     assert [p.name for p in paths] == ["report.json", "report.md", "report.html"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["report.html", "report.json", "report.md"]
-    assert json.loads(paths[0].read_text(encoding="utf-8"))["schema_version"] == 1
+    assert json.loads(paths[0].read_text(encoding="utf-8"))["schema_version"] == 2
 
 
 def test_a_rendering_error_writes_nothing(tmp_path, monkeypatch):
@@ -299,6 +332,24 @@ def test_html_marks_failures():
     ]
 
 
+def test_html_speed_table_and_chart_say_what_they_cover():
+    page = render_html(null_speed_comparison())
+    section = page[page.index('<section id="speed">'):page.index('<section id="signatures">')]
+    assert "cover only the segments the model translated" in section
+    assert section.count("segments/s (translated segments only)") == 3  # column, chart caption, chart label
+    # A row without a figure says why, and sorts last (no data-value).
+    assert ('<tr><td>base</td><td>news (en→de)</td><td data-value="">—, all from cache</td><td data-value="">—</td>'
+            '<td data-value="0">0</td><td data-value="2">2</td><td data-value="0">0</td>'
+            '<td data-value="300">300</td></tr>') in section
+    assert '<td data-value="">—, all resumed</td>' in section
+    # The chart: a bar for each figure, scaled to the fastest; none, but the reason, for the others.
+    bars = re.findall(r'<rect x="300" y="[\d.]+" width="([\d.]+)"', section)
+    assert sorted(map(float, bars)) == [round(360 * rate / 40.5, 1) for rate in (3.1, 14.2, 40.5)]
+    assert '<text class="speed-none" x="306" y="67">—, all from cache</text>' in section
+    assert '<text class="speed-value" x="666.0" y="111">40.5 (1 of 2 translated)</text>' in section
+    assert "<title>big on news (en→de): no segments/s (all resumed); 0 translated, 0 from cache, 2 resumed</title>" in section
+
+
 def test_html_sentence_scores_are_sentence_chrf():
     from pipeline.evaluate import score_sentences
 
@@ -341,7 +392,9 @@ def real_report(tmp_path_factory) -> Path:
     hyps["worse"][5] = ALERT_PAYLOAD
     flores = TestSetResult(
         "flores", "en", "pt", sources, [refs], hyps, compare_systems(hyps, [refs], "pt", n=200),
-        {"base": Speed(14.2, 402.5, 1210.0), "better": Speed(3.1, 88.0, 2890.4), "worse": Speed(40.0, 990.0, 450.0)},
+        {"base": Speed.measured(translated=120, seconds=8.45, tokens=3401, peak_rss_mb=1210.0),
+         "better": Speed.measured(translated=70, from_cache=50, seconds=22.6, tokens=1990, peak_rss_mb=2890.4),
+         "worse": Speed.measured(translated=0, from_cache=120, peak_rss_mb=450.0)},
     )
     small = small_comparison().testsets[1]
     news = TestSetResult("news", "en", "de", small.sources, small.references,
@@ -375,6 +428,7 @@ def test_dump_dom_and_screenshot_after_the_script_ran(real_report, tmp_path):
     assert 'data-ready="true"' in dom  # the script ran to its end
     assert dom.count('<table class="scores sortable">') == 4
     assert dom.count('<svg class="metric-chart"') == 4
+    assert dom.count('<svg class="speed-chart"') == 1 and "—, all from cache" in dom
     assert len(re.findall(r'<tr data-index="\d+">', dom)) == 100  # the first page of the sentence browser
     assert "Showing 100 of 120 segments." in dom
     shot = tmp_path / "report.png"
@@ -402,6 +456,7 @@ def test_the_page_fetches_nothing_and_runs_no_injected_script(real_report, brows
         shown = browser.evaluate("[...document.querySelectorAll('#b-table .line .text')].map(e => e.textContent)")
         assert {TITLE_PAYLOAD, IMG_PAYLOAD, ALERT_PAYLOAD} <= set(shown)
     browser.screenshot(tmp_path / "charts.png", selector="#charts")
+    browser.screenshot(tmp_path / "speed.png", selector="#speed")
     browser.screenshot(tmp_path / "sentences.png", selector="#browser")
 
 

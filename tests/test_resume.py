@@ -111,6 +111,9 @@ def test_a_killed_job_resumes_and_ends_byte_identical(
     resumed = subprocess.run(command, check=False, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert resumed.returncode == 0, resumed.stderr
     assert f"resuming after {journaled} of 240 segments" in resumed.stderr
+    (result,) = json.loads((tmp_path / "out" / "scores.json").read_text(encoding="utf-8"))["results"]
+    assert result["segments_resumed"] == journaled and result["segments_translated"] == 240 - journaled
+    assert result["segments_from_cache"] == 0 and result["segments_per_s"] > 0
     for name in (f"{STEM}.txt", f"{STEM}.jsonl"):
         assert (out / name).read_bytes() == (reference_run / name).read_bytes(), name
     assert len((out / f"{STEM}.txt").read_text(encoding="utf-8").splitlines()) == 240
@@ -132,8 +135,50 @@ def test_a_finished_task_is_skipped(
 
     monkeypatch.setattr(Translator, "_generate", refuse)
     assert main(["-q", "run", "--no-cache", str(config)]) == 0
-    scores = json.loads((out / "scores.json").read_text(encoding="utf-8"))
-    assert scores["results"][0]["segments"] == 240
+    (result,) = json.loads((out / "scores.json").read_text(encoding="utf-8"))["results"]
+    assert result["segments"] == 240
+    # Its figures are those of the run that translated it.
+    (translated,) = json.loads((reference_run / "scores.json").read_text(encoding="utf-8"))["results"]
+    figures = ("segments_translated", "segments_from_cache", "segments_resumed", "translation_seconds",
+               "segments_per_s", "tokens_per_s", "peak_rss_mb")
+    assert {key: result[key] for key in figures} == {key: translated[key] for key in figures}
+    assert result["segments_translated"] == 240 and result["segments_per_s"] > 0
+
+    # Finished by an mtpipe that did not record them: its segments count as resumed, with no speed.
+    meta = out / f"{STEM}.meta.json"
+    identity = json.loads(meta.read_text(encoding="utf-8"))["identity"]
+    meta.write_text(json.dumps({"identity": identity, "seconds": 0.5, "peak_rss_mb": 321.0}), encoding="utf-8")
+    assert main(["-q", "run", "--no-cache", str(config)]) == 0
+    (result,) = json.loads((out / "scores.json").read_text(encoding="utf-8"))["results"]
+    assert {key: result[key] for key in figures} == {
+        "segments_translated": 0, "segments_from_cache": 0, "segments_resumed": 240, "translation_seconds": 0.0,
+        "segments_per_s": None, "tokens_per_s": None, "peak_rss_mb": 321.0,
+    }
+
+
+def test_a_resumed_task_counts_what_its_journal_held(
+    tmp_path: Path, tiny_model: Callable[[str], Path], reference_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline.jobs import _Journal
+
+    # The journal of a run stopped after two chunks of 4 (the reference run's own translations).
+    out = tmp_path / "out"
+    out.mkdir(parents=True)
+    identity = json.loads((reference_run / f"{STEM}.meta.json").read_text(encoding="utf-8"))["identity"]
+    lines = (reference_run / f"{STEM}.txt").read_text(encoding="utf-8").splitlines()
+    journal = _Journal(out / f"{STEM}.partial", identity, 240)
+    assert journal.open() == {}
+    journal.append([(n, lines[n]) for n in range(4)])
+    journal.append([(n, lines[n]) for n in range(4, 8)])
+    journal.close()
+    config = make_job(tmp_path, tiny_model("marian"))
+    assert main(["-q", "run", str(config)]) == 0  # the (empty) cache on: it supplies nothing here
+    (result,) = json.loads((out / "scores.json").read_text(encoding="utf-8"))["results"]
+    assert (result["segments_translated"], result["segments_from_cache"], result["segments_resumed"]) == (232, 0, 8)
+    assert result["segments_per_s"] > 0
+    assert (out / f"{STEM}.txt").read_bytes() == (reference_run / f"{STEM}.txt").read_bytes()
+    row = capsys.readouterr().out.splitlines()[1].split()
+    assert row[3:4] + row[5:8] == ["240", "232", "0", "8"]  # segs; translated, cached, resumed
 
 
 def test_a_changed_config_does_not_reuse_a_stale_journal_or_outputs(

@@ -6,11 +6,15 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.results import Comparison, TestSetResult
+from pipeline.results import Comparison, Speed, TestSetResult
 from pipeline.significance import HIGHER_IS_BETTER, SystemStat
 
-SCHEMA_VERSION = 1
-"""The version of ``report.json``'s layout; raised on any incompatible change."""
+SCHEMA_VERSION = 2
+"""The version of ``report.json``'s layout; raised on any incompatible change.
+
+2: speed over the segments the model translated only (``segments_per_s``, ``tokens_per_s``,
+``translation_seconds``), with ``segments_translated``, ``segments_from_cache`` and ``segments_resumed``.
+"""
 
 METRIC_LABELS: dict[str, str] = {"bleu": "BLEU", "chrf": "chrF", "chrf++": "chrF++", "ter": "TER"}
 
@@ -106,6 +110,37 @@ def _problems(comparison: Comparison) -> list[tuple[str, str]]:
                     (f"system {system.name} on {_label(testset)}", testset.errors[system.name])
                 )
     return problems
+
+
+# What the speed figures cover, said wherever they are shown.
+SPEED_COLUMNS = (
+    "segments/s (translated segments only)", "tokens/s (translated segments only)",
+    "translated", "from cache", "resumed", "peak memory (MiB)",
+)
+SPEED_LEGEND = (
+    "segments/s and tokens/s cover only the segments the model translated, over the model's time for them "
+    "(its loading included); segments from the translation cache or resumed from an interrupted run took no "
+    "model time and are counted beside them, not in them. “—, all from cache” or “—, all resumed”: the model "
+    "translated none. Peak memory: the process's peak resident memory during the task. A task finished by "
+    "an earlier run is not run again: its figures are that run's."
+)
+
+
+def _rate_text(speed: Speed, value: float | None, digits: int = 1) -> str:
+    """A speed figure, or why there is none: ``"—, all from cache"``."""
+    if value is not None and math.isfinite(value):
+        return f"{value:.{digits}f}"
+    reason = speed.no_rate_reason
+    return f"—, {reason}" if reason else "—"
+
+
+def _speed_cells(speed: Speed) -> list[str]:
+    """The cells of a speed row, in :data:`SPEED_COLUMNS` order."""
+    return [
+        _rate_text(speed, speed.segments_per_s), _format(speed.tokens_per_s, 1),
+        str(speed.segments_translated), str(speed.segments_from_cache), str(speed.segments_resumed),
+        _format(speed.peak_rss_mb, 0),
+    ]
 
 
 def _settings_text(settings: dict[str, Any]) -> str:

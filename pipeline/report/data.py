@@ -22,7 +22,10 @@ def build_json(comparison: Comparison) -> dict[str, Any]:
 
     Each result is ``{"error": str | null, "scores": {metric: {...}}, "speed": {...} | null}``; a
     score carries ``score``, ``mean``, ``ci`` (half-width), ``ci_low``, ``ci_high``, ``p_value``,
-    ``delta`` (vs the baseline), ``significant``, ``outcome`` and ``signature``.
+    ``delta`` (vs the baseline), ``significant``, ``outcome`` and ``signature``. The speed carries
+    ``segments_translated``, ``segments_from_cache``, ``segments_resumed``, ``translation_seconds``
+    (the model's time for the translated segments), ``segments_per_s`` and ``tokens_per_s`` (over
+    the translated segments only; ``null`` when none was translated) and ``peak_rss_mb``.
 
     Args:
         comparison: the results to report.
@@ -40,11 +43,7 @@ def build_json(comparison: Comparison) -> dict[str, Any]:
             results[system.name] = {
                 "error": problem,
                 "scores": {metric: _stat_json(stats[metric], metric) for metric in comparison.metrics if metric in stats},
-                "speed": None if speed is None else {
-                    "segments_per_second": _number(speed.segments_per_second),
-                    "tokens_per_second": _number(speed.tokens_per_second),
-                    "peak_rss_mb": _number(speed.peak_rss_mb),
-                },
+                "speed": None if speed is None else {key: _number(value) for key, value in speed.to_json().items()},
             }
         testsets.append({
             "name": testset.name,

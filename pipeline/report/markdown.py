@@ -6,14 +6,16 @@ import re
 
 from pipeline.report.common import (
     FAILED,
+    SPEED_COLUMNS,
+    SPEED_LEGEND,
     _cell,
-    _format,
     _label,
     _legend,
     _metric_title,
     _problems,
     _settings_text,
     _signatures,
+    _speed_cells,
 )
 from pipeline.results import Comparison
 
@@ -60,16 +62,15 @@ def render_markdown(comparison: Comparison) -> str:
     out += [f"- {_md(line)}" for line in _legend(comparison)]
     out.append("")
 
-    out += ["## Speed", "", "| System | Test set | segments/s | tokens/s | peak memory (MiB) |", "|---|---|---:|---:|---:|"]
+    out += ["## Speed", "", _md(SPEED_LEGEND), ""]
+    out += ["| System | Test set | " + " | ".join(SPEED_COLUMNS) + " |", "|---|---|" + "---:|" * len(SPEED_COLUMNS)]
     for system in comparison.systems:
         for testset in comparison.testsets:
             speed = testset.speed.get(system.name)
             if speed is None or comparison.problem(testset, system.name):
                 continue
             out.append(
-                f"| {_md(system.name)} | {_md(_label(testset))} | "
-                f"{_format(speed.segments_per_second, 1)} | {_format(speed.tokens_per_second, 1)} | "
-                f"{_format(speed.peak_rss_mb, 0)} |"
+                f"| {_md(system.name)} | {_md(_label(testset))} | " + " | ".join(map(_md, _speed_cells(speed))) + " |"
             )
     out.append("")
 

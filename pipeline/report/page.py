@@ -13,18 +13,20 @@ from pipeline.report.common import (
     MARKS,
     METHOD_LABELS,
     METRIC_LABELS,
+    SPEED_COLUMNS,
+    SPEED_LEGEND,
     _PALETTE,
     _cell,
     _direction,
-    _format,
     _label,
     _legend,
     _metric_title,
     _problems,
     _settings_text,
     _signatures,
+    _speed_cells,
 )
-from pipeline.results import Comparison
+from pipeline.results import Comparison, Speed
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -66,6 +68,9 @@ def render_html(comparison: Comparison) -> str:
         tables=[_html_table(comparison, metric) for metric in comparison.metrics],
         charts=[_chart(comparison, metric) for metric in comparison.metrics],
         speed=_speed_rows(comparison),
+        speed_columns=SPEED_COLUMNS,
+        speed_legend=SPEED_LEGEND,
+        speed_chart=_speed_chart(comparison),
         signatures=_signatures(comparison),
         problems=_problems(comparison),
         data=_browser_data(comparison),
@@ -121,20 +126,67 @@ def _html_table(comparison: Comparison, metric: str) -> dict[str, Any]:
     return {"title": _metric_title(metric), "rows": rows}
 
 
-def _speed_rows(comparison: Comparison) -> list[dict[str, str]]:
+def _speed_rows(comparison: Comparison) -> list[dict[str, Any]]:
     rows = []
     for system in comparison.systems:
         for testset in comparison.testsets:
             speed = testset.speed.get(system.name)
             if speed is not None and not comparison.problem(testset, system.name):
+                cells = _speed_cells(speed)
+                values = [speed.segments_per_s, speed.tokens_per_s, speed.segments_translated,
+                          speed.segments_from_cache, speed.segments_resumed, speed.peak_rss_mb]
                 rows.append({
                     "system": system.name,
                     "testset": _label(testset),
-                    "segments": _format(speed.segments_per_second, 1),
-                    "tokens": _format(speed.tokens_per_second, 1),
-                    "memory": _format(speed.peak_rss_mb, 0),
+                    # Sorting by a figure puts the rows without one last.
+                    "cells": [{"text": text, "sort": "" if value is None else f"{value:.10g}"}
+                              for text, value in zip(cells, values, strict=True)],
                 })
     return rows
+
+
+# The speed chart: a bar per system and test set, segments/s of the translated segments.
+_SPEED_LABEL, _SPEED_BAR, _SPEED_ROW, _SPEED_TOP = 300, 360, 22, 8
+
+
+def _total(speed: Speed) -> int:
+    return speed.segments_translated + speed.segments_from_cache + speed.segments_resumed
+
+
+def _speed_chart(comparison: Comparison) -> dict[str, Any]:
+    entries = [
+        (testset, index, system, speed)
+        for testset in comparison.testsets
+        for index, system in enumerate(comparison.systems)
+        if (speed := testset.speed.get(system.name)) is not None and not comparison.problem(testset, system.name)
+    ]
+    rates = [speed.segments_per_s for *_, speed in entries if speed.segments_per_s is not None]
+    top = max((rate for rate in rates if math.isfinite(rate)), default=0.0)
+    rows = []
+    for row, (testset, index, system, speed) in enumerate(entries):
+        rate, text = speed.segments_per_s, _speed_cells(speed)[0]
+        drawn = rate is not None and math.isfinite(rate) and top > 0
+        if drawn:
+            figure = f"{text} segments/s over the translated segments"
+        else:
+            figure = f"no segments/s ({speed.no_rate_reason or 'not a number'})"
+        rows.append({
+            "y": _SPEED_TOP + row * _SPEED_ROW,
+            "label": f"{system.name} · {_label(testset)}",
+            "color": _color(index),
+            "width": round(_SPEED_BAR * rate / top, 1) if drawn else 0,
+            "text": f"{text} ({speed.segments_translated} of {_total(speed)} translated)" if drawn else text,
+            "title": f"{system.name} on {_label(testset)}: {figure}; {speed.segments_translated} translated, "
+                     f"{speed.segments_from_cache} from cache, {speed.segments_resumed} resumed",
+        })
+    return {
+        "rows": rows,
+        "label_x": _SPEED_LABEL - 8,
+        "bar_x": _SPEED_LABEL,
+        "row_height": _SPEED_ROW,
+        "width": _SPEED_LABEL + _SPEED_BAR + 220,  # room for the figure after the longest bar
+        "height": _SPEED_TOP * 2 + _SPEED_ROW * len(rows),
+    }
 
 
 # --------------------------------------------------------------------------
