@@ -32,15 +32,24 @@ from typing import Any
 from pipeline.cache import TranslationCache, settings_key, translate_chunks
 from pipeline.config import CorpusConfig, JobConfig, SystemConfig
 from pipeline.engines import Engine, open_engine
-from pipeline.errors import ConfigError, InputError, PipelineError
+from pipeline.errors import ConfigError, InputError, OutputError, PipelineError
 from pipeline.measure import measure
-from pipeline.progress import Progress, ProgressCallback
-from pipeline.textio import atomic_writer, read_lines, read_text, write_lines_atomic, write_text_atomic
+from pipeline.progress import Progress, ProgressCallback, batch_progress
+from pipeline.textio import (
+    atomic_writer,
+    ensure_dir,
+    output_error,
+    read_lines,
+    read_text,
+    write_lines_atomic,
+    write_text_atomic,
+)
 
 __all__ = ["SCHEMA_VERSION", "PreparedCorpus", "TaskResult", "JobResult", "prepare_corpus", "run_job"]
 
 SCHEMA_VERSION = 1
 log = logging.getLogger(__name__)
+_OUT_HINT = "choose another folder: [output] dir in the job file, or --out"
 
 
 @dataclass(frozen=True)
@@ -235,8 +244,7 @@ def run_job(
             system_errors[system.name] = str(err)
             log.warning("%s", err)
 
-    out_dir = config.output_dir
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = ensure_dir(config.output_dir, "output folder", hint=_OUT_HINT)
     tasks: list[TaskResult] = []
     for system in config.systems:
         translator = translators.pop(system.name, None)
@@ -249,7 +257,7 @@ def run_job(
                 try:
                     tasks.append(_run_task(translator, system, corpus, tgt, out_dir, cache, progress))
                 except PipelineError as err:
-                    if not keep_going:
+                    if not keep_going or isinstance(err, OutputError):  # a full disk fails every system alike
                         raise
                     log.warning("system %s on %s: %s", system.name, corpus.config.name, err)
                     tasks.append(_failed(system, corpus, tgt, str(err)))
@@ -327,6 +335,7 @@ class _Journal:
     def __init__(self, path: Path, identity: str, total: int) -> None:
         self.path, self.identity, self.total = path, identity, total
         self._handle: Any = None
+        self._kept = 0  # segments in whole chunks in the file
 
     def open(self) -> dict[int, str]:
         """The translations already journaled; the file is left ready for appending."""
@@ -360,6 +369,7 @@ class _Journal:
         self._handle = self.path.open("r+b")
         self._handle.truncate(good or self.path.stat().st_size)
         self._handle.seek(0, os.SEEK_END)
+        self._kept = len(done)
         return done
 
     def _header(self) -> dict[str, Any]:
@@ -369,9 +379,27 @@ class _Journal:
         """Write, flush and fsync one chunk's translations and its end line."""
         lines = "".join(json.dumps({"n": n, "translation": t}, ensure_ascii=False) + "\n" for n, t in pairs)
         lines += json.dumps({"end": len(pairs)}) + "\n"
-        self._handle.write(lines.encode("utf-8"))
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        try:
+            self._handle.write(lines.encode("utf-8"))
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+        except OSError as err:
+            raise self._write_error(err) from err
+        self._kept += len(pairs)
+
+    def _write_error(self, err: OSError) -> OutputError:
+        # A journal with whole chunks is work to resume from (a torn last chunk is dropped on
+        # reading); one without is removed, so that a failed run leaves nothing behind.
+        handle, self._handle = self._handle, None
+        try:
+            handle.close()
+        except OSError:
+            pass  # closing flushes what could not be written: the same error again
+        if self._kept:
+            return output_error(err, self.path, hint=f"{self._kept} of {self.total} segments are kept in it: "
+                                                     "make room and run the same command again to resume")
+        self.path.unlink(missing_ok=True)
+        return output_error(err, self.path)
 
     def close(self) -> None:
         if self._handle is not None:
@@ -494,7 +522,7 @@ def _translate_task(
             log.info("translating %s (%d segments) into %s", stem, total, tgt)
         report(Progress(stem, len(done), total))
         todo = [n for n in range(total) if n not in done]
-        with measure() as cost:
+        with measure() as cost, batch_progress(report, stem, lambda: len(done), total):
             for pairs in translate_chunks(
                 translator, corpus.segments, src, tgt, indices=todo, cache=cache, chunk_size=chunk_size
             ):
