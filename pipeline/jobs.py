@@ -457,15 +457,24 @@ def _run_task(
         hypotheses, seconds, peak_rss_mb = _translate_task(
             translator, corpus, tgt, _Journal(journal_path, identity, total), stem, cache, report, system.chunk_size
         )
-        write_lines_atomic(output, hypotheses)
-        with atomic_writer(jsonl) as handle:
-            for n, (seg_id, source, hyp) in enumerate(zip(corpus.ids(), corpus.segments, hypotheses)):
-                record = {"id": seg_id, "source": source, "translation": hyp}
-                if corpus.paragraph_ids is not None:
-                    record["paragraph"] = corpus.paragraph_ids[n]
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        if document is not None:
-            write_text_atomic(document, corpus.document.rebuild(hypotheses, tgt_lang=tgt))
+        try:
+            write_lines_atomic(output, hypotheses)
+            with atomic_writer(jsonl) as handle:
+                for n, (seg_id, source, hyp) in enumerate(zip(corpus.ids(), corpus.segments, hypotheses)):
+                    record = {"id": seg_id, "source": source, "translation": hyp}
+                    if corpus.paragraph_ids is not None:
+                        record["paragraph"] = corpus.paragraph_ids[n]
+                    handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            if document is not None:
+                write_text_atomic(document, corpus.document.rebuild(hypotheses, tgt_lang=tgt))
+        except OutputError as err:
+            # No output of a task stands without the others (nor without its .meta.json); the journal
+            # holds the whole translation, for the next run to write them from.
+            for path in (output, jsonl, document):
+                if path is not None:
+                    path.unlink(missing_ok=True)
+            raise OutputError(err.message, hint=f"make room and run the same command again: the {total} translated "
+                                                f"segments are kept in {journal_path.name}") from err
         # The outputs are all in place: only now is the task marked done and its journal dropped.
         info = {"identity": identity, "seconds": seconds, "peak_rss_mb": peak_rss_mb}
         write_text_atomic(meta, json.dumps(info, indent=2) + "\n")

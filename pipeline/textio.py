@@ -196,8 +196,9 @@ def check_dir(path: str | os.PathLike[str], what: str = "folder", *, hint: str |
     if not os.access(existing, os.W_OK | os.X_OK):
         read_only = bool(os.statvfs(existing).f_flag & os.ST_RDONLY)
         reason = os.strerror(errno.EROFS if read_only else errno.EACCES)
-        where = folder if existing == folder else f"{folder} ({existing})"
-        raise OutputError(f"cannot write in {what} {where}: {reason}", hint=hint)
+        if existing == folder:
+            raise OutputError(f"cannot write in {what} {folder}: {reason}", hint=hint)
+        raise OutputError(f"cannot make {what} {folder} in {existing}: {reason}", hint=hint)
     return folder
 
 
