@@ -194,7 +194,7 @@ def check_dir(path: str | os.PathLike[str], what: str = "folder", *, hint: str |
             raise OutputError(f"{what} {folder} is a file, not a folder", hint=hint)
         raise OutputError(f"{what} {folder} cannot be made: {existing} is a file, not a folder", hint=hint)
     if not os.access(existing, os.W_OK | os.X_OK):
-        read_only = bool(os.statvfs(existing).f_flag & os.ST_RDONLY)
+        read_only = hasattr(os, "statvfs") and bool(os.statvfs(existing).f_flag & os.ST_RDONLY)
         reason = os.strerror(errno.EROFS if read_only else errno.EACCES)
         if existing == folder:
             raise OutputError(f"cannot write in {what} {folder}: {reason}", hint=hint)

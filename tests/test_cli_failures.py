@@ -17,9 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from test_resume import make_job
 
 from pipeline.cli import main
-from test_resume import make_job
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTICLE = ROOT / "corpora" / "automated-translation-article.en.txt"
@@ -228,7 +228,7 @@ def test_compare_out_that_is_a_file_fails_before_any_work(
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
 @pytest.mark.parametrize("argv", [["segment", "--lang", "en", str(ARTICLE)], ["models", "list"]], ids=["segment", "list"])
 def test_stdout_on_a_full_device(argv: list[str]) -> None:
-    with open("/dev/full", "w") as full:  # noqa: PTH123 - a device
+    with open("/dev/full", "w") as full:
         proc = subprocess.run([sys.executable, "-m", "pipeline", *argv], stdout=full, stderr=subprocess.PIPE,
                               text=True, check=False, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 1

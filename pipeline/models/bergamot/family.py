@@ -9,7 +9,7 @@ from pipeline.errors import LanguageError
 from pipeline.languages import Language, parse_language, variant_warning
 from pipeline.models.registry import Direction, register_family
 
-__all__ = ["BergamotFamily", "WRITES"]
+__all__ = ["WRITES", "BergamotFamily"]
 
 logger = logging.getLogger(__name__)
 
