@@ -24,7 +24,7 @@ from pipeline.textio import check_dir
 if TYPE_CHECKING:
     from pipeline.cache import TranslationCache
 
-__all__ = ["build_parser", "main", "main_entry"]
+__all__ = ["build_parser", "default_model", "main", "main_entry"]
 
 log = logging.getLogger("pipeline")
 

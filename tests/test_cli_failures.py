@@ -406,3 +406,13 @@ def test_seed_0_is_accepted(tmp_path: Path, tiny_model: Callable[[str], Path], c
     assert "seed:0" in (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
     code, _, err = run(capsys, "compare", str(config), "--seed", "-1")
     assert code == 2 and "argument --seed: must be at least 0, got -1" in err
+
+
+def test_counts_of_one_are_singular() -> None:
+    from pipeline.errors import InputError
+    from pipeline.evaluate import align_document
+
+    with pytest.raises(InputError) as info:
+        align_document(["Olá."], [0], [["um", "dois", "três"]], tgt_lang="pt")
+    assert str(info.value) == "cannot align the document with the reference: 1 segment in 1 paragraph, but the reference has 3 lines"
+    assert info.value.hint.startswith("give a reference with 1 line (one per segment), 1 line (one per paragraph)")
