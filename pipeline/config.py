@@ -7,6 +7,7 @@ against the folder of the config file; every error names the file and the key.
 from __future__ import annotations
 
 import difflib
+import math
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,11 +19,24 @@ from pipeline.native import NATIVE_MODEL
 from pipeline.outputs import Task, check_name, check_output_names
 from pipeline.textio import read_text
 
-__all__ = ["CorpusConfig", "SystemConfig", "EngineConfig", "JobConfig", "load_config", "parse_config", "targets"]
+__all__ = ["CorpusConfig", "SystemConfig", "EngineConfig", "JobConfig", "INT_RANGES", "check_int", "load_config",
+           "parse_config", "targets"]
 
 DEVICES = ("cpu", "cuda", "auto")
 DTYPES = ("float32", "float16", "bfloat16")
 QUANTIZE = ("int8",)
+# The valid values of every whole-number setting, in a job file and on the command line. The upper
+# bounds are far beyond any useful value; they stop a typo such as beam = 2**63 from reaching torch
+# as an overflow or a petabyte allocation.
+INT_RANGES: dict[str, tuple[int, int]] = {
+    "beam": (1, 256),
+    "max_length": (1, 16_384),
+    "batch_tokens": (1, 1_048_576),
+    "threads": (1, 1024),
+    "workers": (1, 1024),
+    "chunk_size": (1, 1_000_000),
+    "actors": (1, 100_000),
+}
 
 
 @dataclass(frozen=True)
@@ -182,11 +196,11 @@ def _engine(data: dict[str, Any], where: str) -> EngineConfig:
         raise ConfigError(f"{where}: engine {name!r} is not one of {', '.join(ENGINES)}")
     ray = data.get("ray", {})
     _check_keys(ray, _RAY_KEYS, f"{where}: [ray]")
-    if "actors" in ray and ray["actors"] < 1:
-        raise ConfigError(f"{where}: [ray] actors must be at least 1, got {ray['actors']}")
+    if "actors" in ray:
+        check_int("actors", ray["actors"], f"{where}: [ray]")
     for key in ("cpus_per_actor", "gpus_per_actor"):
-        if key in ray and ray[key] < 0:
-            raise ConfigError(f"{where}: [ray] {key} must not be negative, got {ray[key]}")
+        if key in ray and not (math.isfinite(ray[key]) and ray[key] >= 0):
+            raise ConfigError(f"{where}: [ray] {key} must be a number of at least 0, got {ray[key]}")
     if ray.get("cpus_per_actor", 1) == 0 and ray.get("gpus_per_actor", 0) == 0:
         raise ConfigError(f"{where}: [ray] an actor needs at least some CPU or GPU")
     return EngineConfig(name=name, **{key: value for key, value in ray.items()})
@@ -254,8 +268,8 @@ def _system(item: Any, index: int, where: str) -> SystemConfig:
     check_name(item["name"], "system", where)
     context = f"{where}: system {item['name']!r}"
     for key in ("beam", "batch_tokens", "max_length", "threads", "workers", "chunk_size"):
-        if key in item and item[key] < 1:
-            raise ConfigError(f"{context}: {key} must be at least 1, got {item[key]}")
+        if key in item:
+            check_int(key, item[key], context)
     if item["model"] == NATIVE_MODEL and "workers" in item:
         raise ConfigError(f"{context}: the native engine takes threads (Python threads calling it), not workers")
     for key, allowed in (("device", DEVICES), ("dtype", DTYPES), ("quantize", QUANTIZE)):
@@ -278,10 +292,28 @@ def _check_keys(table: Any, schema: dict[str, tuple[bool, Any]], context: str) -
         # bool is an int in Python; a flag must not pass for a number or back.
         kinds = expected if isinstance(expected, tuple) else (expected,)
         if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            if key in INT_RANGES:
+                check_int(key, value, context)
             raise ConfigError(f"{context}: {key} must be a {_type_name(expected)}, got {value!r}")
+        if expected is list and key.endswith("_langs") and not all(isinstance(code, str) for code in value):
+            raise ConfigError(f"{context}: {key} must be a list of language codes in quotes, got {value!r}",
+                              hint='for example tgt_langs = ["pt-BR", "de"]')
     missing = [key for key, (required, _) in schema.items() if required and key not in table]
     if missing:
         raise ConfigError(f"{context}: missing key {missing[0]!r}")
+
+
+def check_int(key: str, value: Any, context: str = "") -> int:
+    """``value`` if it is a whole number in ``INT_RANGES[key]``.
+
+    Raises:
+        ConfigError: it is not, naming the key, the valid range and the value.
+    """
+    low, high = INT_RANGES[key]
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        where = f"{context}: " if context else ""
+        raise ConfigError(f"{where}{key} must be a whole number from {low} to {high}, got {value!r}")
+    return value
 
 
 def _type_name(kind: type | tuple[type, ...]) -> str:
@@ -302,9 +334,12 @@ def _resolve(base: Path, path: Path) -> Path:
     return path if path.is_absolute() else (base / path).resolve()
 
 
+_PLURALS = {"corpus": "corpora", "system": "systems"}
+
+
 def _unique(names: list[str], kind: str, where: str) -> None:
     seen: set[str] = set()
     for name in names:
         if name in seen:
-            raise ConfigError(f"{where}: two {kind}s are named {name!r}; names must be unique")
+            raise ConfigError(f"{where}: two {_PLURALS[kind]} are named {name!r}; names must be unique")
         seen.add(name)

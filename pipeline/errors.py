@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["PipelineError", "ConfigError", "InputError", "ModelError", "LanguageError"]
+__all__ = ["PipelineError", "ConfigError", "InputError", "OutputError", "ModelError", "LanguageError"]
 
 
 class PipelineError(Exception):
@@ -28,6 +28,10 @@ class ConfigError(PipelineError):
 
 class InputError(PipelineError):
     """An input file is missing, empty, not UTF-8 or misaligned."""
+
+
+class OutputError(PipelineError):
+    """An output file or folder cannot be written: a file in its place, read-only, or the disk is full."""
 
 
 class ModelError(PipelineError):

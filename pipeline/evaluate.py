@@ -323,8 +323,8 @@ def score_sentences(
     ]
 
 
-def _count(lines: int) -> str:
-    return f"{lines} line" if lines == 1 else f"{lines} lines"
+def _count(number: int, thing: str = "line") -> str:
+    return f"{number} {thing}" if number == 1 else f"{number} {thing}s"
 
 
 def _clean(score: float) -> float:
@@ -395,8 +395,9 @@ def align_document(
             blocks = _blocks(stream)
             if len(blocks) != n_paragraphs:
                 raise InputError(
-                    f"cannot align the document with {label}: {len(hypotheses)} segments in {n_paragraphs} paragraphs, "
-                    f"but {label} has {_count(len(stream))} in {len(blocks)} blank-line-separated paragraphs",
+                    f"cannot align the document with {label}: {_count(len(hypotheses), 'segment')} in "
+                    f"{_count(n_paragraphs, 'paragraph')}, "
+                    f"but {label} has {_count(len(stream))} in {_count(len(blocks), 'blank-line-separated paragraph')}",
                     hint="the reference needs one line per segment, or the same paragraphs as the source",
                 )
             aligned_refs.append([_join(block, joiner) for block in blocks])
@@ -410,16 +411,17 @@ def align_document(
             how.append(f"{label}: one line per segment, joined by paragraph")
         else:
             raise InputError(
-                f"cannot align the document with {label}: {len(hypotheses)} segments in {n_paragraphs} paragraphs, "
-                f"but {label} has {_count(len(stream))}",
+                f"cannot align the document with {label}: {_count(len(hypotheses), 'segment')} in "
+                f"{_count(n_paragraphs, 'paragraph')}, but {label} has {_count(len(stream))}",
                 hint=(
-                    f"give a reference with {len(hypotheses)} lines (one per segment), "
-                    f"{n_paragraphs} lines (one per paragraph), or paragraphs separated by blank lines"
+                    f"give a reference with {_count(len(hypotheses))} (one per segment), "
+                    f"{_count(n_paragraphs)} (one per paragraph), or paragraphs separated by blank lines"
                 ),
             )
     hyps = [_join([hypotheses[i] for i in group], joiner) for group in groups]
     note = (
-        f"scored at paragraph level ({n_paragraphs} paragraphs): the document was cut into {len(hypotheses)} segments "
+        f"scored at paragraph level ({_count(n_paragraphs, 'paragraph')}): the document was cut into "
+        f"{_count(len(hypotheses), 'segment')} "
         f"but the reference lines do not match them one to one ({'; '.join(how)})"
     )
     return Alignment(hyps, aligned_refs, "paragraph", note)

@@ -33,16 +33,25 @@ from typing import Any
 from pipeline.cache import ChunkStats, TranslationCache, settings_key, translate_chunks
 from pipeline.config import CorpusConfig, JobConfig, SystemConfig, targets
 from pipeline.engines import Engine, open_engine
-from pipeline.errors import ConfigError, InputError, PipelineError
+from pipeline.errors import ConfigError, InputError, OutputError, PipelineError
 from pipeline.measure import Speed, measure
 from pipeline.outputs import task_files, task_stem
-from pipeline.progress import Progress, ProgressCallback
-from pipeline.textio import atomic_writer, read_lines, read_text, write_lines_atomic, write_text_atomic
+from pipeline.progress import Progress, ProgressCallback, batch_progress
+from pipeline.textio import (
+    atomic_writer,
+    ensure_dir,
+    output_error,
+    read_lines,
+    read_text,
+    write_lines_atomic,
+    write_text_atomic,
+)
 
 __all__ = ["SCHEMA_VERSION", "PreparedCorpus", "TaskResult", "JobResult", "prepare_corpus", "run_job"]
 
 SCHEMA_VERSION = 2  # 2: speed over translated segments only, with the segments' origins counted
 log = logging.getLogger(__name__)
+_OUT_HINT = "choose another folder: [output] dir in the job file, or --out"
 
 
 @dataclass(frozen=True)
@@ -226,8 +235,7 @@ def run_job(
             system_errors[system.name] = str(err)
             log.warning("%s", err)
 
-    out_dir = config.output_dir
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = ensure_dir(config.output_dir, "output folder", hint=_OUT_HINT)
     tasks: list[TaskResult] = []
     for system in config.systems:
         translator = translators.pop(system.name, None)
@@ -240,7 +248,7 @@ def run_job(
                 try:
                     tasks.append(_run_task(translator, system, corpus, tgt, out_dir, cache, progress))
                 except PipelineError as err:
-                    if not keep_going:
+                    if not keep_going or isinstance(err, OutputError):  # a full disk fails every system alike
                         raise
                     log.warning("system %s on %s: %s", system.name, corpus.config.name, err)
                     tasks.append(_failed(system, corpus, tgt, str(err)))
@@ -318,6 +326,7 @@ class _Journal:
     def __init__(self, path: Path, identity: str, total: int) -> None:
         self.path, self.identity, self.total = path, identity, total
         self._handle: Any = None
+        self._kept = 0  # segments in whole chunks in the file
 
     def open(self) -> dict[int, str]:
         """The translations already journaled; the file is left ready for appending."""
@@ -351,6 +360,7 @@ class _Journal:
         self._handle = self.path.open("r+b")
         self._handle.truncate(good or self.path.stat().st_size)
         self._handle.seek(0, os.SEEK_END)
+        self._kept = len(done)
         return done
 
     def _header(self) -> dict[str, Any]:
@@ -360,9 +370,27 @@ class _Journal:
         """Write, flush and fsync one chunk's translations and its end line."""
         lines = "".join(json.dumps({"n": n, "translation": t}, ensure_ascii=False) + "\n" for n, t in pairs)
         lines += json.dumps({"end": len(pairs)}) + "\n"
-        self._handle.write(lines.encode("utf-8"))
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        try:
+            self._handle.write(lines.encode("utf-8"))
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+        except OSError as err:
+            raise self._write_error(err) from err
+        self._kept += len(pairs)
+
+    def _write_error(self, err: OSError) -> OutputError:
+        # A journal with whole chunks is work to resume from (a torn last chunk is dropped on
+        # reading); one without is removed, so that a failed run leaves nothing behind.
+        handle, self._handle = self._handle, None
+        try:
+            handle.close()
+        except OSError:
+            pass  # closing flushes what could not be written: the same error again
+        if self._kept:
+            return output_error(err, self.path, hint=f"{self._kept} of {self.total} segments are kept in it: "
+                                                     "make room and run the same command again to resume")
+        self.path.unlink(missing_ok=True)
+        return output_error(err, self.path)
 
     def close(self) -> None:
         if self._handle is not None:
@@ -424,15 +452,24 @@ def _run_task(
         hypotheses, figures = _translate_task(
             translator, corpus, tgt, _Journal(journal_path, identity, total), stem, cache, report, system.chunk_size
         )
-        write_lines_atomic(output, hypotheses)
-        with atomic_writer(jsonl) as handle:
-            for n, (seg_id, source, hyp) in enumerate(zip(corpus.ids(), corpus.segments, hypotheses)):
-                record = {"id": seg_id, "source": source, "translation": hyp}
-                if corpus.paragraph_ids is not None:
-                    record["paragraph"] = corpus.paragraph_ids[n]
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        if document is not None:
-            write_text_atomic(document, corpus.document.rebuild(hypotheses, tgt_lang=tgt))
+        try:
+            write_lines_atomic(output, hypotheses)
+            with atomic_writer(jsonl) as handle:
+                for n, (seg_id, source, hyp) in enumerate(zip(corpus.ids(), corpus.segments, hypotheses)):
+                    record = {"id": seg_id, "source": source, "translation": hyp}
+                    if corpus.paragraph_ids is not None:
+                        record["paragraph"] = corpus.paragraph_ids[n]
+                    handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            if document is not None:
+                write_text_atomic(document, corpus.document.rebuild(hypotheses, tgt_lang=tgt))
+        except OutputError as err:
+            # No output of a task stands without the others (nor without its .meta.json); the journal
+            # holds the whole translation, for the next run to write them from.
+            for path in (output, jsonl, document):
+                if path is not None:
+                    path.unlink(missing_ok=True)
+            raise OutputError(err.message, hint=f"make room and run the same command again: the {total} translated "
+                                                f"segments are kept in {journal_path.name}") from err
         # The outputs are all in place: only now is the task marked done and its journal dropped.
         info = {"identity": identity, "speed": figures}
         write_text_atomic(meta, json.dumps(info, indent=2) + "\n")
@@ -491,7 +528,7 @@ def _translate_task(
             log.info("translating %s (%d segments) into %s", stem, total, tgt)
         report(Progress(stem, len(done), total))
         todo = [n for n in range(total) if n not in done]
-        with measure() as cost:
+        with measure() as cost, batch_progress(report, stem, lambda: len(done), total):
             for pairs in translate_chunks(
                 translator, corpus.segments, src, tgt, indices=todo, cache=cache, chunk_size=chunk_size, stats=stats
             ):

@@ -14,7 +14,7 @@ import langcodes
 
 from pipeline.errors import LanguageError
 
-__all__ = ["Language", "parse_language", "best_code", "format_codes", "require_code"]
+__all__ = ["Language", "parse_language", "best_code", "format_codes", "require_code", "variant_warning"]
 
 
 @dataclass(frozen=True)
@@ -171,3 +171,24 @@ def require_code(lang: Language, codes: Mapping[str, str], *, side: str, model: 
             hint="use one of the supported codes (in any BCP-47 or ISO 639 form), or choose another model",
         )
     return code
+
+
+def variant_warning(model: str, asked: Language, writes: str) -> str | None:
+    """A warning for a target that the model writes in another variant (``pt-PT`` asked, ``pt-BR`` written).
+
+    Args:
+        model: the model's name, for the message.
+        asked: the target language the user asked for.
+        writes: the tag of what the model really writes (``pt-BR``).
+
+    Returns:
+        The message, or ``None`` when ``asked`` is what the model writes, or says no more than the
+        language (``pt`` for ``pt-BR``).
+    """
+    written = parse_language(writes)
+    if written.macrolanguage != asked.macrolanguage:
+        return None
+    if (asked.region is None or asked.region == written.region) and asked.script == written.script:
+        return None
+    return (f"model {model} writes {written.tag} ({written.name}), not the {asked.tag} ({asked.name}) asked for: "
+            f"the output will be {written.tag}")

@@ -9,6 +9,7 @@ built for. It has the same small interface as :class:`pipeline.translate.Transla
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +21,7 @@ from pipeline.languages import parse_language
 __all__ = ["NATIVE_MODEL", "NativeTranslator"]
 
 NATIVE_MODEL = "bergamot-native"
+logger = logging.getLogger(__name__)
 
 
 class NativeTranslator:
@@ -38,6 +40,7 @@ class NativeTranslator:
         # One pool for the translator's life: each of its threads builds its engine once
         # (about half a second), not once per call, which every chunk's time would include.
         self._pool: ThreadPoolExecutor | None = None
+        self._warned: set[str] = set()
 
     def supported_languages(self) -> list[str]:
         """The directions the installed package ships, as language codes."""
@@ -57,6 +60,15 @@ class NativeTranslator:
                 f"{NATIVE_MODEL} cannot translate {src_lang} -> {tgt_lang} (installed: {', '.join(installed)})"
             )
         self._module()
+        from pipeline.languages import variant_warning
+        from pipeline.models.bergamot.family import WRITES
+
+        tgt = parse_language(tgt_lang)
+        writes = WRITES.get(tgt.language)
+        warning = writes and variant_warning(NATIVE_MODEL, tgt, writes)
+        if warning and tgt_lang not in self._warned:  # translate() checks the pair on every call
+            self._warned.add(tgt_lang)
+            logger.warning("%s", warning)
         return direction
 
     def translate(self, segments: Sequence[str], src_lang: str, tgt_lang: str) -> list[str]:

@@ -134,7 +134,7 @@ def compare_systems(
         method: ``"bs"`` (paired bootstrap resampling) or ``"ar"`` (approximate randomization).
         n: resamples (``bs``) or trials (``ar``); ``None`` for sacrebleu's default (1000 / 10000).
         ci_n: bootstrap resamples for the confidence intervals with ``ar`` (with ``bs``, ``n`` serves both).
-        seed: the random seed, as ``SACREBLEU_SEED`` gives it to the command line (a positive integer).
+        seed: the random seed, as ``SACREBLEU_SEED`` gives it to the command line (0 or more).
         alpha: the significance level: ``significant`` is ``p_value <= alpha``.
         paired: ``False`` to skip the tests (e.g. the baseline failed on this test set): every
             system gets its score and interval (sacrebleu's ``--confidence``), and no p-value.
@@ -159,9 +159,8 @@ def compare_systems(
     for name, value in (("n", n), ("ci_n", ci_n)):
         if value is not None and (not isinstance(value, int) or value < 1):
             raise ConfigError(f"{name} must be a positive number of resamples, got {value!r}")
-    if not isinstance(seed, int) or seed < 1:
-        # sacrebleu runs the tests of every system but the baseline unseeded when the seed is 0.
-        raise ConfigError(f"seed must be a positive integer, got {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed must be a whole number of at least 0, got {seed!r}")
     if not 0 < alpha < 1:
         raise ConfigError(f"alpha must be between 0 and 1, got {alpha!r}")
     metrics = tuple(dict.fromkeys((metrics,) if isinstance(metrics, str) else metrics))
@@ -194,6 +193,10 @@ def compare_systems(
                 n_samples=n_samples,
                 n_ar_confidence=n_ar_confidence,
             )
+            if seed == 0:
+                # PairedTest hands its paired tests `seed if seed else None`: 0 would run them unseeded,
+                # different on every run. Give them the 0 that numpy takes as a seed like any other.
+                test._fn = _seeded(test._fn, seed)
             signatures, results = test()
             names = results.pop("System")
             # PairedTest keys its results by sacrebleu's display names (BLEU, chrF2, chrF2++, TER),
@@ -204,6 +207,14 @@ def compare_systems(
                 for position, (system, result) in enumerate(zip(names, results[key])):
                     stats[system][metric] = _stat(result, signature, alpha, baseline_score if position else None)
     return stats
+
+
+def _seeded(test: Any, seed: int) -> Any:
+    # sacrebleu's _paired_bs_test / _paired_ar_test take the seed as their last argument.
+    def run(*args: Any) -> Any:
+        return test(*args[:-1], seed)
+
+    return run
 
 
 def _scorer(name: str, tgt_lang: str, references: list[list[str]], tokenize: str | None) -> Metric:

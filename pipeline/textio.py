@@ -2,11 +2,14 @@
 
 Reads are strict UTF-8 and say which file and line is broken; writes are
 atomic (``mkstemp`` + ``os.replace``), so a killed run never leaves a
-half-written file under a final name.
+half-written file under a final name. A failed write (a file where a folder
+should be, a read-only folder, a full disk) is an :class:`OutputError` that
+names the path.
 """
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import sys
@@ -16,9 +19,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Iterator
 
-from pipeline.errors import InputError
+from pipeline.errors import InputError, OutputError
 
-__all__ = ["read_text", "read_lines", "atomic_writer", "write_text_atomic", "write_lines_atomic"]
+__all__ = [
+    "read_text",
+    "read_lines",
+    "atomic_writer",
+    "write_text_atomic",
+    "write_lines_atomic",
+    "check_dir",
+    "ensure_dir",
+    "output_error",
+]
 
 
 def read_text(path: str | os.PathLike[str] | None, *, allow_empty: bool = False) -> str:
@@ -29,10 +41,11 @@ def read_text(path: str | os.PathLike[str] | None, *, allow_empty: bool = False)
         allow_empty: accept a file with no non-space text.
 
     Returns:
-        The text, without a leading byte-order mark.
+        The text, without a leading byte-order mark; a file whose lines end in a
+        lone carriage return (classic Mac OS) gets ``\n`` line ends.
 
     Raises:
-        InputError: the file is missing, unreadable, not UTF-8 (with the line), or empty.
+        InputError: the file is missing, unreadable, not UTF-8 (with the line), empty or blank.
     """
     name = "<stdin>" if path in (None, "-") else str(path)
     try:
@@ -55,8 +68,15 @@ def read_text(path: str | os.PathLike[str] | None, *, allow_empty: bool = False)
             hint="convert the file to UTF-8, e.g. iconv -f latin1 -t utf-8",
         ) from err
     text = text.removeprefix("\ufeff")
+    if "\r" in text and "\n" not in text:
+        # Lines ended by a lone CR (old Mac OS, some exporters): such a file has no LF at all.
+        # A CR inside a line of an LF or CRLF file stays text, as sacrebleu reads it.
+        text = text.replace("\r", "\n")
     if not allow_empty and not text.strip():
-        raise InputError(f"{name} is empty")
+        if not text:
+            raise InputError(f"{name} is empty")
+        lines = text.count("\n") + (not text.endswith("\n"))
+        raise InputError(f"{name} has no text: " + ("its one line is blank" if lines == 1 else f"all {lines} lines are blank"))
     return text
 
 
@@ -77,25 +97,35 @@ def read_lines(path: str | os.PathLike[str] | None, *, allow_empty: bool = False
 
 @contextmanager
 def atomic_writer(path: str | os.PathLike[str]) -> Iterator[IO[str]]:
-    """Open a temporary file beside ``path`` for writing; rename it over ``path`` only on success."""
+    """Open a temporary file beside ``path`` for writing; rename it over ``path`` only on success.
+
+    Raises:
+        OutputError: the folder cannot be made or written, or the disk is full; the
+            temporary file is gone and ``path`` is as it was.
+    """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    # mkstemp makes 0600 files; outputs should get the usual umask-based mode.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
+    ensure_dir(target.parent, probe=False)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as err:
+        raise output_error(err, target) from err
     try:
         with io.open(fd, "w", encoding="utf-8", newline="\n") as handle:
+            # mkstemp makes 0600 files; outputs should get the usual umask-based mode.
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as err:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(err, OSError):
+            raise output_error(err, target) from err
         raise
 
 
@@ -111,3 +141,73 @@ def write_lines_atomic(path: str | os.PathLike[str], lines: Iterable[str]) -> No
         for line in lines:
             handle.write(line)
             handle.write("\n")
+
+
+def ensure_dir(path: str | os.PathLike[str], what: str = "folder", *, hint: str | None = None,
+               probe: bool = True) -> Path:
+    """Make ``path`` a folder (with its parents) and, with ``probe``, check that files can be made in it.
+
+    Args:
+        path: the folder.
+        what: what to call it in a message (``"output folder"``, ``"model store"``).
+        hint: the second line of the error, when the caller knows the fix (e.g. the option that sets it).
+        probe: create and delete a file in it, which catches a read-only folder before any work.
+
+    Returns:
+        The folder.
+
+    Raises:
+        OutputError: ``path`` or one of its parents is a file, or the folder cannot be made or written.
+    """
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+        if blocker == folder:
+            raise OutputError(f"{what} {folder} is a file, not a folder", hint=hint) from err
+        if blocker is not None:
+            raise OutputError(f"{what} {folder} cannot be made: {blocker} is a file, not a folder", hint=hint) from err
+        raise OutputError(f"cannot make {what} {folder}: {err.strerror or err}", hint=hint) from err
+    if probe:
+        try:
+            fd, name = tempfile.mkstemp(prefix=".mtpipe-probe-", dir=folder)
+            os.close(fd)
+            os.unlink(name)
+        except OSError as err:
+            raise OutputError(f"cannot write in {what} {folder}: {err.strerror or err}", hint=hint) from err
+    return folder
+
+
+def check_dir(path: str | os.PathLike[str], what: str = "folder", *, hint: str | None = None) -> Path:
+    """Check, creating nothing, that ``path`` is a writable folder or can be made one.
+
+    For checks before any work starts, so that a job that fails them leaves no trace.
+
+    Raises:
+        OutputError: ``path`` or a parent is a file, or the nearest existing folder is read-only.
+    """
+    folder = Path(path).expanduser().absolute()
+    existing = next(p for p in (folder, *folder.parents) if p.exists())  # the root exists
+    if not existing.is_dir():
+        if existing == folder:
+            raise OutputError(f"{what} {folder} is a file, not a folder", hint=hint)
+        raise OutputError(f"{what} {folder} cannot be made: {existing} is a file, not a folder", hint=hint)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        read_only = hasattr(os, "statvfs") and bool(os.statvfs(existing).f_flag & os.ST_RDONLY)
+        reason = os.strerror(errno.EROFS if read_only else errno.EACCES)
+        if existing == folder:
+            raise OutputError(f"cannot write in {what} {folder}: {reason}", hint=hint)
+        raise OutputError(f"cannot make {what} {folder} in {existing}: {reason}", hint=hint)
+    return folder
+
+
+def output_error(err: OSError, path: str | os.PathLike[str], what: str = "", *, hint: str | None = None
+                 ) -> OutputError:
+    """The one-line :class:`OutputError` for an ``OSError`` raised while writing ``path``."""
+    reason = err.strerror or type(err).__name__
+    if hint is None and err.errno in (errno.ENOSPC, errno.EDQUOT):
+        hint = "free some space (or write elsewhere) and run the same command again"
+    elif hint is None and err.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        hint = "write somewhere else, or make the folder writable"
+    return OutputError(f"cannot write {what + ' ' if what else ''}{path}: {reason}", hint=hint)

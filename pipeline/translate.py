@@ -39,6 +39,7 @@ from pipeline.models import (
     resolve_dtype,
 )
 from pipeline.models.registry import Direction
+from pipeline.progress import batch_done
 from pipeline.segment import is_unspaced, split_long
 
 __all__ = ["DEFAULT_MODEL", "Translator", "usable_cores"]
@@ -257,7 +258,8 @@ class Translator:
             for chunk in chunks:
                 prepared = self._prepare(chunk, direction, offset)
                 offset += len(chunk)
-                rows = [self._generate(batch, direction, self.loaded.model) for batch in prepared.batches]
+                model = self.loaded.model
+                rows = [_counted(batch, self._generate(batch, direction, model)) for batch in prepared.batches]
                 yield self._finish(prepared, rows, direction, joiner)
             return
         pending: deque[tuple[_Chunk, list[Future]]] = deque()
@@ -272,7 +274,8 @@ class Translator:
                         pending.append((prepared, futures))
                     while pending and (chunk is None or len(pending) > 1):
                         done, futures = pending.popleft()
-                        yield self._finish(done, [future.result() for future in futures], direction, joiner)
+                        rows = [_counted(batch, future.result()) for batch, future in zip(done.batches, futures)]
+                        yield self._finish(done, rows, direction, joiner)
             finally:
                 for _, futures in pending:  # an error or an abandoned stream: start nothing more
                     for future in futures:
@@ -430,6 +433,12 @@ def usable_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # macOS, Windows
         return os.cpu_count() or 1
+
+
+def _counted(batch: list[_Item], rows: list[list[int]]) -> list[list[int]]:
+    # A batch is decoded: tell a progress listener how many segments it finished (pieces of a split one count once).
+    batch_done(sum(1 for item in batch if item.piece == 0))
+    return rows
 
 
 def _numbers(segments: list[int], limit: int = 10) -> str:

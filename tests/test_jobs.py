@@ -194,7 +194,7 @@ beam = 2
     code, out, err = run(capsys, "-q", "compare", str(config), "--samples", "100")
     assert code == 1
     assert err.startswith("error: ") and len(err.splitlines()) == 1
-    assert "2 part(s) of the comparison failed (missing on article en->pt-BR; test set misaligned)" in err
+    assert "2 parts of the comparison failed (missing on article en->pt-BR; test set misaligned)" in err
     runs = tmp_path / "runs" / "cmp"
     report = json.loads((runs / "report.json").read_text(encoding="utf-8"))
     assert report["schema_version"] == 2

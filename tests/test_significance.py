@@ -253,6 +253,17 @@ def test_the_seed_decides_the_resamples_and_the_environment_is_restored(monkeypa
     assert "seed:5" in first["base"]["chrf"].signature and "seed:6" in other["base"]["chrf"].signature
 
 
+@pytest.mark.parametrize("method", ["bs", "ar"])
+def test_seed_0_is_a_seed_like_any_other(method):
+    # sacrebleu's PairedTest runs its paired tests unseeded when SACREBLEU_SEED is 0 (`seed if seed else None`).
+    systems = {name: SYSTEMS[name][:40] for name in ("base", "close")}
+    first = compare_systems(systems, [REF[:40]], "pt", metrics=["chrf"], method=method, n=200, seed=0)
+    again = compare_systems(systems, [REF[:40]], "pt", metrics=["chrf"], method=method, n=200, seed=0)
+    assert first == again
+    assert "seed:0" in first["close"]["chrf"].signature
+    assert first["close"]["chrf"].p_value is not None
+
+
 @settings(max_examples=15, deadline=None)
 @given(st.lists(st.text(alphabet="abc de", min_size=1, max_size=20), min_size=2, max_size=8), st.integers(1, 10**6))
 def test_intervals_hold_their_mean_and_p_values_are_probabilities(lines, seed):
@@ -276,7 +287,7 @@ def test_intervals_hold_their_mean_and_p_values_are_probabilities(lines, seed):
         pytest.param({"method": "bootstrap"}, ConfigError, r"unknown significance method 'bootstrap' \(known: bs, ar\)", id="method"),
         pytest.param({"n": 0}, ConfigError, r"n must be a positive number of resamples, got 0", id="n"),
         pytest.param({"ci_n": -1}, ConfigError, r"ci_n must be a positive number of resamples, got -1", id="ci_n"),
-        pytest.param({"seed": 0}, ConfigError, r"seed must be a positive integer, got 0", id="seed"),
+        pytest.param({"seed": -1}, ConfigError, r"seed must be a whole number of at least 0, got -1", id="seed"),
         pytest.param({"alpha": 5}, ConfigError, r"alpha must be between 0 and 1, got 5", id="alpha"),
         pytest.param({"metrics": ["bleu", "meteor"]}, ConfigError, r"unknown metric 'meteor' \(known: bleu, chrf, chrf\+\+, ter\)", id="metric"),
         pytest.param({"tokenize": "moses"}, ConfigError, r"unknown BLEU tokenizer 'moses'", id="tokenizer"),

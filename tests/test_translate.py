@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import tinymodels
 from pipeline import translate as translate_module
-from pipeline.cli import DEFAULT_MODEL as CLI_DEFAULT_MODEL
+from pipeline.cli import default_model
 from pipeline.errors import ConfigError, LanguageError, ModelError
 from pipeline.models import ModelInfo
 from pipeline.segment import split_long
@@ -24,7 +24,7 @@ WORDS = " ".join(tinymodels.corpus_lines(per_language=20)).split()
 
 
 def test_default_model() -> None:
-    assert DEFAULT_MODEL == CLI_DEFAULT_MODEL == "bergamot-en-pt"
+    assert DEFAULT_MODEL == default_model("en", "pt-BR") == "bergamot-en-pt"
 
 
 @pytest.mark.parametrize(

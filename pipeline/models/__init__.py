@@ -42,6 +42,8 @@ logger = logging.getLogger(__name__)
 DTYPES = ("float32", "float16", "bfloat16")
 QUANTIZE = ("int8",)
 
+# How long to wait for the hub before taking it as out of reach (seconds).
+_HUB_PROBE_TIMEOUT = 3.0
 # "Helsinki-NLP/opus-mt-en-de", or a legacy one-part id such as "t5-small".
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
 
@@ -188,7 +190,7 @@ def open_model(name_or_path: str, *, family: str | None = None) -> ModelInfo:
     elif Path(name_or_path).expanduser().is_dir():
         path = source = _check_folder(Path(name_or_path).expanduser())
     elif _HUB_ID.match(name_or_path):
-        path, source = _hub_folder(name_or_path), name_or_path
+        path, source = _hub_folder(name_or_path)
     else:
         raise ModelError(
             f"model {name_or_path!r} is not a built-in name, and no such folder exists",
@@ -293,14 +295,31 @@ def _check_folder(folder: Path) -> Path:
     return folder
 
 
-def _hub_folder(repo_id: str) -> Path:
+def _hub_folder(repo_id: str) -> tuple[Path, str]:
     # Resolve the id to its snapshot folder through huggingface_hub, which honours
     # HF_HOME, HF_HUB_CACHE and HF_HUB_OFFLINE, so that a miss gets a clear error
-    # here rather than a traceback from deep inside the hub client.
-    from huggingface_hub import constants, errors, hf_hub_download
+    # here rather than a traceback from deep inside the hub client. Returns the folder
+    # and what transformers should load from: the id, or the folder when the hub is
+    # out of reach (so that no later call waits for it either).
+    from huggingface_hub import constants, errors, hf_hub_download, try_to_load_from_cache
 
+    if not constants.is_offline_mode():
+        unreachable = _hub_unreachable(repo_id)
+        if unreachable:
+            # hf_hub_download would retry for ~25 s (5 retries, 1-8 s apart) before giving up.
+            cached = try_to_load_from_cache(repo_id, "config.json")
+            if isinstance(cached, str):
+                logger.info("the Hugging Face hub cannot be reached (%s): %s from the local cache", unreachable, repo_id)
+                return Path(cached).parent, str(Path(cached).parent)
+            raise ModelError(
+                f"model {repo_id!r} is not a local folder, is not in the local Hugging Face cache "
+                f"({constants.HF_HUB_CACHE}) and the hub cannot be reached ({unreachable})",
+                hint="pass a local model folder, or download the model on a connected machine (`hf download "
+                     f"{repo_id}`) and copy its HF_HOME here; set HF_HUB_OFFLINE=1 to skip the hub, or "
+                     "HF_HUB_ETAG_TIMEOUT=30 on a slow connection",
+            )
     try:
-        return Path(hf_hub_download(repo_id, "config.json")).parent
+        return Path(hf_hub_download(repo_id, "config.json")).parent, repo_id
     except errors.GatedRepoError as err:
         raise ModelError(f"model {repo_id!r} is gated on the Hugging Face hub",
                          hint=f"accept its terms on https://huggingface.co/{repo_id}, then `hf auth login`") from err
@@ -325,6 +344,26 @@ def _hub_folder(repo_id: str) -> Path:
         raise ModelError(f"hub repository {repo_id!r} has no config.json, so it is not a transformers model") from err
     except (errors.HfHubHTTPError, OSError) as err:
         raise ModelError(f"cannot download model {repo_id!r} from the Hugging Face hub: {_one_line(err)}") from err
+
+
+def _hub_unreachable(repo_id: str) -> str | None:
+    """Why the hub cannot be reached, from one request without retries, or ``None`` when it answers.
+
+    The wait is short (3 s, or ``HF_HUB_ETAG_TIMEOUT`` when set), so that an offline machine
+    fails at once; any HTTP answer, even an error, means the hub is there.
+    """
+    import os
+
+    from huggingface_hub import constants, errors, get_hf_file_metadata, hf_hub_url
+
+    timeout = constants.HF_HUB_ETAG_TIMEOUT if os.environ.get("HF_HUB_ETAG_TIMEOUT") else _HUB_PROBE_TIMEOUT
+    try:
+        get_hf_file_metadata(hf_hub_url(repo_id, "config.json"), timeout=timeout)  # retry_on_errors=False
+    except errors.HfHubHTTPError:
+        return None  # it answered: hf_hub_download will say what (not found, gated...)
+    except Exception as err:  # noqa: BLE001 - httpx's transport errors (DNS, refused, timeout, TLS)
+        return _one_line(err)
+    return None
 
 
 def _weight_files(folder: str) -> list[str]:

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, ClassVar
 
 from pipeline.errors import LanguageError
-from pipeline.languages import Language, parse_language
+from pipeline.languages import Language, parse_language, variant_warning
 from pipeline.models.registry import Direction, register_family
 
-__all__ = ["BergamotFamily"]
+__all__ = ["WRITES", "BergamotFamily"]
+
+logger = logging.getLogger(__name__)
+
+# What the models really write, where a config's plain code says less: the Portuguese
+# models were trained on Brazilian Portuguese (docs/bergamot.md).
+WRITES = {"pt": "pt-BR"}
 
 
 @register_family
@@ -44,4 +51,8 @@ class BergamotFamily:
                 f"model {name} translates {config.src_lang} -> {config.tgt_lang} only; cannot translate {src} -> {tgt}",
                 hint="the built-in models are bergamot-en-pt and bergamot-pt-en; for other pairs pass --model",
             )
+        writes = WRITES.get(model_tgt.language)
+        warning = writes and variant_warning(f"bergamot-{config.src_lang}-{config.tgt_lang}", tgt, writes)
+        if warning:
+            logger.warning("%s", warning)
         return Direction(src_code=config.src_lang, tgt_code=config.tgt_lang)

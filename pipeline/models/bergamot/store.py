@@ -23,8 +23,9 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from pipeline.errors import ModelError
+from pipeline.errors import ModelError, OutputError
 from pipeline.models.manifest import MANIFEST, verify_folder, write_manifest
+from pipeline.textio import ensure_dir, output_error
 
 __all__ = [
     "DIRECTIONS",
@@ -114,6 +115,8 @@ def import_bergamot(
     """
     store = Path(dest) if dest is not None else default_store()
     wanted = [_checked(direction) for direction in directions]
+    from safetensors import SafetensorError
+
     from pipeline.models.bergamot.convert import convert_direction, find_source_files
 
     results = []
@@ -124,7 +127,7 @@ def import_bergamot(
             continue
         root, version = package_models_root()
         source = find_source_files(root, direction)
-        store.mkdir(parents=True, exist_ok=True)
+        ensure_dir(store, "model store", hint=f"set ${STORE_ENV} (or --dest) to a writable folder")
         staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=store))
         try:
             convert_direction(source, direction, staging, version)
@@ -132,6 +135,10 @@ def import_bergamot(
             # Another process may have finished the same model meanwhile; keep theirs.
             if force or not _usable(final, quiet=True):
                 _publish(staging, final)
+        except OSError as err:  # the disk filled up, most likely: the half model goes with the staging folder
+            raise output_error(err, final, "model") from err
+        except SafetensorError as err:  # safetensors' own I/O error ("No space left on device (os error 28)")
+            raise OutputError(f"cannot write model {final}: {err}") from err
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return results
