@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
 import tinymodels
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_model_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The embedded models are converted into a store of the test session's own, never the user's.
+
+    Set in ``os.environ`` for the whole session, so that child processes (the CLI, Ray's workers)
+    see it too; a test that sets ``MTPIPE_MODEL_STORE`` itself still wins.
+    """
+    path = tmp_path_factory.mktemp("model-store")
+    before = os.environ.get("MTPIPE_MODEL_STORE")
+    os.environ["MTPIPE_MODEL_STORE"] = str(path)
+    yield path
+    if before is None:
+        del os.environ["MTPIPE_MODEL_STORE"]
+    else:
+        os.environ["MTPIPE_MODEL_STORE"] = before
 
 
 @pytest.fixture(autouse=True)

@@ -8,11 +8,14 @@ its own, so batching, sorting and padding change nothing but speed.
 from __future__ import annotations
 
 import pytest
+import tinymodels
 import torch
 
-import tinymodels
-from pipeline.models.bergamot.shortlist import read_shortlist
-from pipeline.models.bergamot.shortlist_layer import ShortlistLayer, shortlist_blocked, shortlist_columns
+from pipeline.models.bergamot.shortlist_layer import (
+    ShortlistLayer,
+    shortlist_blocked,
+    shortlist_columns,
+)
 from pipeline.translate import Translator
 
 LINES = tinymodels.corpus_lines(per_language=12)[:60]
@@ -67,3 +70,24 @@ def test_each_row_gets_exactly_its_own_shortlist(tiny_bergamot) -> None:
         assert own.tolist() == alone[0].tolist()
         assert len(own) % 8 == 0
     assert columns.tolist() == sorted(set().union(*(set(r[r >= 0].tolist()) for r in shortlist)))
+
+
+FLORES = tinymodels.FLORES
+
+
+@pytest.mark.parametrize(
+    ("direction", "beam", "count"),
+    [pytest.param("en-pt", 1, 200, id="en-pt-greedy"), pytest.param("pt-en", 1, 200, id="pt-en-greedy"),
+     pytest.param("en-pt", 4, 40, id="en-pt-beam4")],
+)
+def test_the_embedded_models_translate_flores_alone_as_in_a_job(direction: str, beam: int, count: int) -> None:
+    # The full devtest, with the cache, resume and the ray engine too: benchmarks/batch_invariance.py.
+    src, tgt = direction.split("-")
+    source = {"en": "eng_Latn", "pt": "por_Latn"}[src]
+    lines = (FLORES / f"{source}.devtest").read_text(encoding="utf-8").splitlines()[:count]
+    translator = Translator(f"bergamot-{direction}", beam=beam)
+    # Given twice, reversed the second time: other neighbours, other batches.
+    twice = translator.translate(lines + lines[::-1], src, tgt)
+    assert twice[:count] == twice[count:][::-1]
+    alone = [translator.translate([line], src, tgt)[0] for line in lines]
+    assert twice[:count] == alone
