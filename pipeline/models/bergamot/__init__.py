@@ -43,10 +43,7 @@ def register_auto() -> None:
     from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM, AutoTokenizer
 
     from pipeline.models.bergamot.configuration import BergamotConfig
-    from pipeline.models.bergamot.modeling import (
-        BergamotForConditionalGeneration,
-        BergamotModel,
-    )
+    from pipeline.models.bergamot.modeling import BergamotForConditionalGeneration, BergamotModel
     from pipeline.models.bergamot.tokenization import BergamotTokenizer
 
     AutoConfig.register(BergamotConfig.model_type, BergamotConfig, exist_ok=True)

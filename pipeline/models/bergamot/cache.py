@@ -11,12 +11,7 @@ computed once at the first step (a ``DynamicLayer``). Both are reordered by
 from __future__ import annotations
 
 import torch
-from transformers.cache_utils import (
-    Cache,
-    DynamicLayer,
-    EncoderDecoderCache,
-    LinearAttentionLayer,
-)
+from transformers.cache_utils import Cache, DynamicLayer, EncoderDecoderCache, LinearAttentionLayer
 
 __all__ = ["BergamotCache"]
 

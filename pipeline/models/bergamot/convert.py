@@ -15,11 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.errors import ModelError
-from pipeline.models.bergamot.binary import (
-    MarianModelFile,
-    parse_flat_yaml,
-    read_marian_model,
-)
+from pipeline.models.bergamot.binary import MarianModelFile, parse_flat_yaml, read_marian_model
 from pipeline.models.bergamot.shortlist import read_shortlist
 from pipeline.models.manifest import sha256_file
 

@@ -31,10 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from pipeline.models.bergamot.layers import sinusoid_positions
-from pipeline.models.bergamot.shortlist_layer import (
-    shortlist_blocked,
-    shortlist_columns,
-)
+from pipeline.models.bergamot.shortlist_layer import shortlist_blocked, shortlist_columns
 
 __all__ = ["greedy_decode"]
 

@@ -14,12 +14,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import (
-    GenerationConfig,
-    GenerationMixin,
-    LogitsProcessorList,
-    PreTrainedModel,
-)
+from transformers import GenerationConfig, GenerationMixin, LogitsProcessorList, PreTrainedModel
 from transformers.modeling_outputs import Seq2SeqLMOutput, Seq2SeqModelOutput
 from transformers.utils import ModelOutput
 
@@ -27,15 +22,8 @@ from pipeline.models.bergamot.cache import BergamotCache
 from pipeline.models.bergamot.configuration import BergamotConfig
 from pipeline.models.bergamot.generation import SourceLengthLimit, length_limits
 from pipeline.models.bergamot.greedy import greedy_decode
-from pipeline.models.bergamot.shortlist_layer import (
-    shortlist_blocked,
-    shortlist_columns,
-)
-from pipeline.models.bergamot.stacks import (
-    BergamotDecoder,
-    BergamotEncoder,
-    BergamotEncoderOutput,
-)
+from pipeline.models.bergamot.shortlist_layer import shortlist_blocked, shortlist_columns
+from pipeline.models.bergamot.stacks import BergamotDecoder, BergamotEncoder, BergamotEncoderOutput
 
 __all__ = ["BergamotEncoderOutput", "BergamotModelOutput", "BergamotModel", "BergamotForConditionalGeneration"]
 

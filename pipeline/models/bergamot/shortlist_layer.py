@@ -44,8 +44,8 @@ class ShortlistLayer(nn.Module):
         batch = input_ids.shape[0]
         mask = torch.ones_like(input_ids, dtype=torch.bool) if attention_mask is None else attention_mask.bool()
         # Distinct (row, source id) pairs, without a Python loop.
-        pairs = torch.unique(torch.stack([torch.arange(batch, device=input_ids.device)[:, None].expand_as(input_ids)[mask],
-                                          input_ids[mask]]), dim=1)
+        rows = torch.arange(batch, device=input_ids.device)[:, None].expand_as(input_ids)
+        pairs = torch.unique(torch.stack([rows[mask], input_ids[mask]]), dim=1)
         rows, sources = pairs[0], pairs[1]
         starts, ends = self.offsets[sources], self.offsets[sources + 1]
         counts = ends - starts

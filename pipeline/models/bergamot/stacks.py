@@ -11,11 +11,7 @@ from transformers.modeling_outputs import BaseModelOutput
 
 from pipeline.models.bergamot.cache import BergamotCache
 from pipeline.models.bergamot.configuration import BergamotConfig
-from pipeline.models.bergamot.layers import (
-    DecoderLayer,
-    EncoderLayer,
-    sinusoid_positions,
-)
+from pipeline.models.bergamot.layers import DecoderLayer, EncoderLayer, sinusoid_positions
 from pipeline.models.bergamot.shortlist_layer import ShortlistLayer
 
 __all__ = ["BergamotEncoderOutput", "BergamotEncoder", "BergamotDecoder"]
