@@ -92,7 +92,8 @@ def model_identity(translator: Any) -> str:
 # mtpipe's own decoding, as far as it changes what a model and settings produce.
 # Bumped when a change to the code changes translations, so that neither the
 # cache nor a resumed journal mixes lines of the old code with the new.
-# 2: each sentence has its own Bergamot shortlist, not its batch's union.
+# 2: each sentence has its own Bergamot shortlist, not its batch's union; over-long
+#    segments are split into sentences first, and Bergamot models take 128 tokens.
 DECODING_REVISION = 2
 
 

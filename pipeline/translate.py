@@ -5,7 +5,9 @@ first (enough for :meth:`Translator.check_direction`), the weights on the
 first translation. Within each chunk of the input, segments are sorted by
 length and packed into batches whose padded size stays within a token budget,
 then put back in input order. Empty lines stay empty and aligned; a segment
-too long for the model is split at clause boundaries, never truncated.
+too long for the model is split (into sentences first, see
+:func:`pipeline.segment.split_long`), its pieces translated and joined again,
+never truncated without a warning.
 
 On CPU, batches are decoded by several worker threads at once, each running
 torch single-threaded, all sharing one copy of the model: torch releases the
@@ -40,7 +42,7 @@ from pipeline.models import (
 )
 from pipeline.models.registry import Direction
 from pipeline.progress import batch_done
-from pipeline.segment import is_unspaced, split_long
+from pipeline.segment import Segmenter, is_unspaced, split_long
 
 __all__ = ["DEFAULT_MODEL", "Translator", "usable_cores"]
 
@@ -143,6 +145,7 @@ class Translator:
         self._loaded: LoadedModel | None = None
         self._directions: dict[tuple[str, str], Direction] = {}
         self._configured_max_length: int | None = None
+        self._segmenters: dict[str, Segmenter] = {}
 
     @property
     def name(self) -> str:
@@ -194,7 +197,17 @@ class Translator:
 
     @property
     def max_source_tokens(self) -> int:
-        """The most tokens the model takes in one segment, special tokens included."""
+        """The most tokens the model takes in one segment, special tokens included.
+
+        The smallest of the model's position table, its tokenizer's limit and
+        its family's (a family's own engine may split longer inputs, as
+        Bergamot's does at 128 tokens); 512 for a model that declares none.
+        """
+        family_limit = getattr(self.info.family, "max_source_tokens", None)
+        return min(self._position_limit(), family_limit or _MAX_SOURCE_CAP)
+
+    def _position_limit(self) -> int:
+        # What the model's position table and tokenizer allow (also the default cap on outputs).
         config, tokenizer = self.info.config, self.info.tokenizer
         limits = [getattr(config, "max_position_embeddings", None), getattr(tokenizer, "model_max_length", None)]
         # Tokenizers without a limit report a huge sentinel (int(1e30)).
@@ -230,7 +243,7 @@ class Translator:
         _check_positive("chunk_size", chunk_size)
         direction = self.check_direction(src_lang, tgt_lang)
         joiner = "" if is_unspaced(parse_language(tgt_lang)) else " "
-        return self._stream(iter(segments), direction, joiner, chunk_size)
+        return self._stream(iter(segments), direction, joiner, chunk_size, src_lang)
 
     def translate_groups(self, groups: Iterable[list[str]], src_lang: str, tgt_lang: str) -> Iterator[list[str]]:
         """Each group's translations, in order; each group is sorted and batched on its own.
@@ -243,22 +256,26 @@ class Translator:
         """
         direction = self.check_direction(src_lang, tgt_lang)
         joiner = "" if is_unspaced(parse_language(tgt_lang)) else " "
-        return self._chunks((list(group) for group in groups), direction, joiner)
+        return self._chunks((list(group) for group in groups), direction, joiner, src_lang)
 
-    def _stream(self, segments: Iterator[str], direction: Direction, joiner: str, chunk_size: int) -> Iterator[str]:
+    def _stream(
+        self, segments: Iterator[str], direction: Direction, joiner: str, chunk_size: int, src_lang: str
+    ) -> Iterator[str]:
         chunks = iter(lambda: list(itertools.islice(segments, chunk_size)), [])
-        for translated in self._chunks(chunks, direction, joiner):
+        for translated in self._chunks(chunks, direction, joiner, src_lang):
             yield from translated
 
-    def _chunks(self, chunks: Iterator[list[str]], direction: Direction, joiner: str) -> Iterator[list[str]]:
+    def _chunks(
+        self, chunks: Iterator[list[str]], direction: Direction, joiner: str, src_lang: str
+    ) -> Iterator[list[str]]:
         # Each chunk's translations. With one worker, batch after batch; with several, every
         # batch of a chunk goes to the pool, and one chunk ahead is prepared and queued.
         offset = 0
         if self.workers == 1:
             for chunk in chunks:
-                prepared = self._prepare(chunk, direction, offset)
+                prepared = self._prepare(chunk, direction, offset, src_lang)
                 offset += len(chunk)
-                model = self.loaded.model
+                model = self.loaded.model if prepared.batches else None  # nothing to translate: no weights
                 rows = [_counted(batch, self._generate(batch, direction, model)) for batch in prepared.batches]
                 yield self._finish(prepared, rows, direction, joiner)
             return
@@ -267,9 +284,10 @@ class Translator:
             try:
                 for chunk in itertools.chain(chunks, [None]):
                     if chunk is not None:
-                        prepared = self._prepare(chunk, direction, offset)
+                        prepared = self._prepare(chunk, direction, offset, src_lang)
                         offset += len(chunk)
-                        model = self.loaded.model  # loaded here, not by several workers at once
+                        # Loaded here, not by several workers at once; not at all for a chunk with nothing to do.
+                        model = self.loaded.model if prepared.batches else None
                         futures = [pool.submit(self._generate, batch, direction, model) for batch in prepared.batches]
                         pending.append((prepared, futures))
                     while pending and (chunk is None or len(pending) > 1):
@@ -281,7 +299,7 @@ class Translator:
                     for future in futures:
                         future.cancel()
 
-    def _prepare(self, chunk: list[str], direction: Direction, offset: int) -> _Chunk:
+    def _prepare(self, chunk: list[str], direction: Direction, offset: int, src_lang: str) -> _Chunk:
         # Tokenize a chunk, split what is too long, and cut it into batches (calling thread only).
         todo = [i for i, text in enumerate(chunk) if text.strip()]
         if not todo:
@@ -298,7 +316,8 @@ class Translator:
             if len(ids) <= limit:
                 items.append(_Item(i, 0, ids))
                 continue
-            pieces = split_long(chunk[i], limit, lambda text: len(self._encode([direction.prefix + text])[0]))
+            pieces = split_long(chunk[i], limit, lambda text: len(self._encode([direction.prefix + text])[0]),
+                                segmenter=self._segmenter(src_lang))
             logger.warning(
                 "segment %d has %d tokens, more than the %d the model takes: translated in %d pieces",
                 offset + i + 1, len(ids), limit, len(pieces),
@@ -306,25 +325,38 @@ class Translator:
             pieces_of[i] = len(pieces)
             for n, piece_ids in enumerate(self._encode([direction.prefix + piece for piece in pieces])):
                 if len(piece_ids) > limit:
-                    logger.warning("segment %d: piece %d still has %d tokens after splitting; its end is cut",
-                                   offset + i + 1, n + 1, len(piece_ids))
+                    # Only when one character alone is more tokens than the model takes.
+                    logger.warning("segment %d: piece %d of %d has %d tokens even alone; its last %d are cut",
+                                   offset + i + 1, n + 1, len(pieces), len(piece_ids), len(piece_ids) - limit)
                     piece_ids = piece_ids[: limit - 1] + piece_ids[-1:]
                 items.append(_Item(i, n, piece_ids))
         return _Chunk(len(chunk), offset, pieces_of, list(self._batches(items)))
 
+    def _segmenter(self, src_lang: str) -> Segmenter:
+        # The source language's segmenter, made on the first segment that needs splitting.
+        if src_lang not in self._segmenters:
+            self._segmenters[src_lang] = Segmenter(src_lang)
+        return self._segmenters[src_lang]
+
     def _finish(self, chunk: _Chunk, rows: list[list[list[int]]], direction: Direction, joiner: str) -> list[str]:
         # Decode a chunk's batches and put its segments back together, in order (calling thread only).
         translated: dict[tuple[int, int], str] = {}
-        cut: set[int] = set()
+        cut: dict[str, set[int]] = {"max_length": set(), "factor": set()}
         for batch, batch_rows in zip(chunk.batches, rows):
-            for item, (text, complete) in zip(batch, self._decode(batch, batch_rows, direction)):
+            for item, (text, stop) in zip(batch, self._decode(batch, batch_rows, direction)):
                 translated[item.segment, item.piece] = text
-                if not complete:
-                    cut.add(chunk.offset + item.segment + 1)
-        if cut:
+                if stop is not None:
+                    cut[stop].add(chunk.offset + item.segment + 1)
+        if cut["max_length"]:
             logger.warning(
                 "%d segments stopped at the length limit and may be cut short (raise max_length?): %s",
-                len(cut), _numbers(sorted(cut)),
+                len(cut["max_length"]), _numbers(sorted(cut["max_length"])),
+            )
+        if cut["factor"]:
+            logger.warning(
+                "%d segments stopped at the model's own length limit (%g x their source tokens) "
+                "and may be cut short: %s",
+                len(cut["factor"]), self.loaded.model.config.max_length_factor, _numbers(sorted(cut["factor"])),
             )
         return [
             joiner.join(translated[i, n] for n in range(chunk.pieces_of[i])) if i in chunk.pieces_of else ""
@@ -374,24 +406,34 @@ class Translator:
             )
         return output.tolist()
 
-    def _decode(self, batch: list[_Item], rows: list[list[int]], direction: Direction) -> list[tuple[str, bool]]:
-        # Each item's translation, and whether it ended with </s> within its limit.
+    def _decode(
+        self, batch: list[_Item], rows: list[list[int]], direction: Direction
+    ) -> list[tuple[str, str | None]]:
+        # Each item's translation, and why it stopped if not by itself: "max_length" (no </s>
+        # within its limit) or "factor" (</s> forced by the model at its own limit, which
+        # Bergamot models set to max_length_factor x the source tokens, as Marian does).
         loaded = self.loaded
+        factor = getattr(loaded.model.config, "max_length_factor", None) or 0
         tokenizer = loaded.tokenizer
         eos = loaded.model.generation_config.eos_token_id
         eos_ids = set(eos if isinstance(eos, list) else [eos])
         # M2M100Tokenizer (transformers 5) does not count its language tokens as
         # special, so decode() would keep the forced "__pt__": drop it here.
         drop = set(tokenizer.all_special_ids) | {direction.generate_kwargs.get("forced_bos_token_id")}
-        kept, complete = [], []
+        kept, stops = [], []
         for item, row in zip(batch, rows):
             limit = self._max_new_tokens(len(item.ids))
             new = row[1 : 1 + limit]  # row[0] is the decoder's start token
             end = next((n for n, token in enumerate(new) if token in eos_ids), None)
-            complete.append(end is not None)
+            if end is None:
+                stops.append("max_length")
+            elif factor > 0 and end >= math.ceil(factor * len(item.ids)):
+                stops.append("factor")
+            else:
+                stops.append(None)
             kept.append([token for token in new[:end] if token not in drop])
         texts = tokenizer.batch_decode(kept, skip_special_tokens=True)
-        return [(text.strip(), done) for text, done in zip(texts, complete)]
+        return [(text.strip(), stop) for text, stop in zip(texts, stops)]
 
     def _max_new_tokens(self, input_length: int) -> int:
         if self.max_length is not None:
@@ -399,7 +441,7 @@ class Translator:
         else:
             # generation_config.max_length counts the decoder's start token.
             configured = (self._configured_max_length or 0) - 1
-            limit = configured if configured >= _LIBRARY_MAX_LENGTH else self.max_source_tokens
+            limit = configured if configured >= _LIBRARY_MAX_LENGTH else self._position_limit()
             wanted = min(limit, math.ceil(_LENGTH_FACTOR * input_length) + _LENGTH_OFFSET)
         # Fixed or learned position tables end at their size.
         positions = getattr(self.info.config, "max_position_embeddings", None)

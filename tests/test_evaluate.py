@@ -393,3 +393,78 @@ def test_article_reference_aligns_by_segment_and_by_paragraph() -> None:
     assert alignment.level == "paragraph"
     assert len(alignment.hypotheses) == len(alignment.references[0]) == 14
     assert score_corpus(alignment.hypotheses, alignment.references, "pt-BR", metrics=("bleu",))["bleu"].score == pytest.approx(100)
+
+
+# --------------------------------------------------------------------------
+# TER on lines too long for it
+# --------------------------------------------------------------------------
+
+
+def _long_line(words: int, lang: str = "por_Latn") -> str:
+    corpus = (CORPORA / "flores200-devtest" / f"{lang}.devtest").read_text(encoding="utf-8").split()
+    return " ".join((corpus * (words // len(corpus) + 1))[:words])
+
+
+def test_ter_refuses_a_line_too_long_before_any_work() -> None:
+    # 17,000 x 17,000 words took 6.7 GB in sacrebleu; refused at once, naming the line and its length.
+    long = _long_line(17_000)
+    with pytest.raises(InputError) as caught:
+        score_corpus(["Olá.", long[::-1], "Tchau."], [["Olá.", long, "Tchau."]], "pt")
+    assert str(caught.value) == (
+        "TER cannot score line 2: its hypothesis has 17,000 words and its reference 17,000: 289,000,000 word pairs, "
+        "over the limit of 4,000,000 (TER's memory and time grow with that product)"
+    )
+    assert caught.value.hint == ("split the line into sentences, or raise the limit: MTPIPE_TER_MAX_CELLS=N "
+                                 "(4,000,000 took 0.3 GB and 80 s per line)")
+
+
+def test_ter_limit_counts_ters_own_words() -> None:
+    # Chinese TER (normalized, Asian support) aligns characters: a 2,001-character line is 2,001 words.
+    line = "我们今天去北京了" * 250 + "。"
+    with pytest.raises(InputError, match=r"line 1: its hypothesis has 2,001 words and its reference 2,001"):
+        score_corpus([line], [[line]], "zh", metrics=("ter",))
+
+
+def test_ter_limit_is_on_the_product() -> None:
+    # A runaway hypothesis against a short reference costs little: it is scored, as sacrebleu scores it.
+    hypothesis, reference = _long_line(5000), "Isto é uma frase curta de referência ."
+    ours = score_corpus([hypothesis], [[reference]], "pt", metrics=("ter",))["ter"].score
+    assert ours == pytest.approx(sacrebleu.corpus_ter([hypothesis], [[reference]]).score)
+
+
+def test_ter_limit_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.significance import compare_systems
+
+    monkeypatch.setenv("MTPIPE_TER_MAX_CELLS", "100")
+    hyps = ["um dois três", "a b c d e f g h i j k", "fim"]
+    refs = [["um dois três", "a b c d e f g h i j l", "fim"]]
+    message = r"TER cannot score line 2: its hypothesis has 11 words and its reference 11: 121 word pairs, over the limit of 100"
+    with pytest.raises(InputError, match=message):
+        score_corpus(hyps, refs, "pt", metrics=("ter",))
+    with pytest.raises(InputError, match=message):  # every line numbered as in the file
+        score_sentences(hyps, refs, "pt", "ter")
+    with pytest.raises(InputError, match=message):  # sacrebleu's paired tests go through the same check
+        compare_systems({"a": hyps, "b": hyps}, refs, "pt", metrics=("ter",), n=10)
+    monkeypatch.setenv("MTPIPE_TER_MAX_CELLS", "121")
+    assert score_sentences(hyps, refs, "pt", "ter")[1] == pytest.approx(100 / 11)
+
+
+@pytest.mark.parametrize("value", ["lots", "0", "-5", "1.5"])
+def test_ter_limit_must_be_a_number(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("MTPIPE_TER_MAX_CELLS", value)
+    with pytest.raises(ConfigError, match=rf"MTPIPE_TER_MAX_CELLS must be a whole number of at least 1, got '{value}'"):
+        score_corpus(["a"], [["a"]], "pt", metrics=("ter",))
+
+
+def test_evaluate_command_names_the_long_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.cli import main
+
+    monkeypatch.setenv("MTPIPE_TER_MAX_CELLS", "100")
+    hyp, ref = tmp_path / "hyp.txt", tmp_path / "ref.txt"
+    hyp.write_text("um dois\na b c d e f g h i j k\n", encoding="utf-8")
+    ref.write_text("um dois\na b c d e f g h i j l\n", encoding="utf-8")
+    assert main(["evaluate", "--tgt", "pt", str(hyp), "--refs", str(ref)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: TER cannot score line 2: its hypothesis has 11 words")
+    assert "hint: split the line into sentences, or raise the limit: MTPIPE_TER_MAX_CELLS=N" in err

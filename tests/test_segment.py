@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.errors import ConfigError, InputError, LanguageError
+from pipeline import segment as segment_module
 from pipeline.segment import (
     AUTO_BACKEND,
     BACKEND_CHOICES,
@@ -493,15 +494,19 @@ _COUNTERS = {
 }
 
 
+_ENGLISH = Segmenter("en")
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     text=st.one_of(_ANY_TEXT, _PROSE, st.text("abc ,;:—，；。-", max_size=120)),
     budget=st.integers(1, 30),
     counter=st.sampled_from(sorted(_COUNTERS)),
+    sentences=st.booleans(),
 )
-def test_property_split_long(text: str, budget: int, counter: str) -> None:
+def test_property_split_long(text: str, budget: int, counter: str, sentences: bool) -> None:
     count = _COUNTERS[counter]
-    pieces = split_long(text, budget, count)
+    pieces = split_long(text, budget, count, segmenter=_ENGLISH if sentences else None)
     assert _nonspace(" ".join(pieces)) == _nonspace(text)
     if count(text) > budget and text.strip():
         for piece in pieces:
@@ -510,3 +515,61 @@ def test_property_split_long(text: str, budget: int, counter: str) -> None:
             assert count(piece) <= budget
     else:
         assert pieces == [text]
+
+
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+def test_split_long_cuts_sentences_first(backend: str) -> None:
+    text = "The cat sat. It was warm; the sun shone, and the birds sang loudly all day. Yes."
+    pieces = split_long(text, 8, _words, segmenter=Segmenter("en", backend))
+    # Each sentence alone ("Yes." would fit with its neighbour), then clauses packed while they fit.
+    assert pieces == ["The cat sat.", "It was warm;", "the sun shone,", "and the birds sang loudly all day.", "Yes."]
+
+
+def test_split_long_without_a_segmenter_packs_across_sentences() -> None:
+    assert split_long("One two. Three four. Five six seven.", 4, _words) == ["One two. Three four.", "Five six seven."]
+
+
+@pytest.mark.parametrize(
+    ("lang", "file", "lines", "joiner"),
+    [pytest.param("en", "eng_Latn", 150, " ", id="spaced"), pytest.param("zh-Hans", "zho_Hans", 400, "", id="unspaced")],
+)
+def test_split_long_segments_window_by_window_like_the_whole(lang: str, file: str, lines: int, joiner: str) -> None:
+    # The segmenter sees windows of the line; the sentences must be those of the whole line.
+    text = joiner.join((FLORES / f"{file}.devtest").read_text(encoding="utf-8").splitlines()[:lines])
+    assert len(text) > 2 * segment_module._SENTENCE_WINDOW
+    segmenter = Segmenter(lang)
+    whole = segmenter.segment(text).texts
+    budget = max(map(len, whole))
+    assert len(text) > budget and len(whole) >= lines
+    assert split_long(text, budget, len, segmenter=segmenter) == whole
+
+
+def _megabyte(kind: str) -> str:
+    flores = " ".join((FLORES / "eng_Latn.devtest").read_text(encoding="utf-8").splitlines())
+    unit = {
+        "prose": flores,
+        "open-quote": '"' + flores.replace('"', ""),  # a quote never closed: no sentence ends for sentencex
+        "no-punctuation": "".join(c for c in flores if c.isalnum() or c == " "),
+        "no-spaces": "".join(flores.split()),
+    }[kind]
+    return (unit * (1_000_000 // len(unit) + 1))[:1_000_000]
+
+
+@pytest.mark.parametrize("kind", ["prose", "open-quote", "no-punctuation", "no-spaces"])
+def test_split_long_one_megabyte_line(kind: str) -> None:
+    text = _megabyte(kind)
+    seen = [0]
+
+    def count(piece: str) -> int:
+        seen[0] += len(piece)
+        return len(piece.split()) + len(piece) // 4
+
+    pieces = split_long(text, 128, count, segmenter=_ENGLISH)
+    assert max(map(count, pieces)) <= 128
+    assert _nonspace("".join(pieces)) == _nonspace(text)  # nothing lost, nothing added
+    position = 0
+    for piece in pieces:  # substrings, in order
+        position = text.index(piece, position) + len(piece)
+    # Linear work: the counter sees each character a bounded number of times. The former
+    # bisection over the rest of the line showed it each character about len / budget times.
+    assert seen[0] < 40 * len(text)

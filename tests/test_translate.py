@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import torch
@@ -17,10 +19,12 @@ from pipeline import translate as translate_module
 from pipeline.cli import default_model
 from pipeline.errors import ConfigError, LanguageError, ModelError
 from pipeline.models import ModelInfo
-from pipeline.segment import split_long
+from pipeline.models.bergamot.family import BergamotFamily
+from pipeline.segment import Segmenter, split_long
 from pipeline.translate import DEFAULT_MODEL, Translator
 
 WORDS = " ".join(tinymodels.corpus_lines(per_language=20)).split()
+FLORES = Path(__file__).resolve().parents[1] / "corpora" / "flores200-devtest"
 
 
 def test_default_model() -> None:
@@ -297,11 +301,25 @@ def test_long_segments_are_split_not_truncated(kind: str, tgt: str, joiner: str,
     with caplog.at_level(logging.WARNING, logger="pipeline.translate"):
         out = translator.translate(["Hello.", long], "en", tgt)
     pieces = split_long(long, translator.max_source_tokens,
-                        lambda text: len(tokenizer(direction.prefix + text)["input_ids"]))
+                        lambda text: len(tokenizer(direction.prefix + text)["input_ids"]), segmenter=Segmenter("en"))
     assert len(pieces) > 1
     assert out[1] == joiner.join(translator.translate(pieces, "en", tgt))
     assert (f"segment 2 has {tokens} tokens, more than the {tinymodels.MAX_POSITIONS} the model takes: "
             f"translated in {len(pieces)} pieces") in caplog.messages
+
+
+def test_a_piece_cut_even_alone_is_reported(tiny_model, monkeypatch: pytest.MonkeyPatch,
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    # Only when one character is more tokens than the model takes: here a budget of 1 (</s> alone).
+    translator = Translator(str(tiny_model("marian")), max_length=4)
+    monkeypatch.setattr(Translator, "max_source_tokens", property(lambda self: 1))
+    with caplog.at_level(logging.WARNING, logger="pipeline.translate"):
+        translator.translate(["Hi"], "en", "de")
+    tokenizer = translator.loaded.tokenizer
+    pieces = ["H", "i"]
+    expected = [f"segment 1: piece {n} of 2 has {len(tokenizer(piece)['input_ids'])} tokens even alone; "
+                f"its last {len(tokenizer(piece)['input_ids']) - 1} are cut" for n, piece in enumerate(pieces, 1)]
+    assert [m for m in caplog.messages if "even alone" in m] == expected
 
 
 def test_unknown_pieces_warning(tiny_translator, caplog: pytest.LogCaptureFixture) -> None:
@@ -333,3 +351,57 @@ def test_beam_search_and_bfloat16(tiny_model) -> None:
     translator = Translator(str(tiny_model("nllb")), beam=3, max_length=5, dtype="bfloat16")
     out = translator.translate(["Hello world.", "", "Good morning."], "en", "de")
     assert len(out) == 3 and out[1] == ""
+
+
+# --------------------------------------------------------------------------
+# Long inputs with the embedded model
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def embedded(tmp_path_factory: pytest.TempPathFactory) -> Translator:
+    """bergamot-en-pt, converted into a store of this module's own."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MTPIPE_MODEL_STORE", str(tmp_path_factory.mktemp("store")))
+        translator = Translator("bergamot-en-pt", workers=1)
+        translator.translate(["Hello."], "en", "pt")  # converts the model and loads it
+    return translator
+
+
+def test_bergamot_takes_sentences_of_at_most_128_tokens(embedded: Translator) -> None:
+    assert embedded.max_source_tokens == BergamotFamily.max_source_tokens == 128
+
+
+def test_a_hundred_sentences_on_one_line_translate_like_a_hundred_lines(
+    embedded: Translator, caplog: pytest.LogCaptureFixture
+) -> None:
+    import sacrebleu
+
+    sources = (FLORES / "eng_Latn.devtest").read_text(encoding="utf-8").splitlines()[:100]
+    reference = " ".join((FLORES / "por_Latn.devtest").read_text(encoding="utf-8").splitlines()[:100])
+    with caplog.at_level(logging.WARNING, logger="pipeline.translate"):
+        [joined] = embedded.translate([" ".join(sources)], "en", "pt")
+    assert re.fullmatch(r"segment 1 has \d+ tokens, more than the 128 the model takes: translated in \d+ pieces",
+                        caplog.messages[0])
+    assert len(caplog.messages) == 1  # nothing cut
+    one_per_line = " ".join(embedded.translate(sources, "en", "pt"))
+    assert len(joined.split()) >= 0.95 * len(one_per_line.split())
+    bleu_joined = sacrebleu.corpus_bleu([joined], [[reference]]).score
+    bleu_lines = sacrebleu.corpus_bleu([one_per_line], [[reference]]).score
+    assert abs(bleu_joined - bleu_lines) <= 2, (bleu_joined, bleu_lines)
+
+
+def test_the_models_own_length_limit_is_reported(embedded: Translator, monkeypatch: pytest.MonkeyPatch,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    sentences = (FLORES / "eng_Latn.devtest").read_text(encoding="utf-8").splitlines()[:20]
+    with caplog.at_level(logging.WARNING, logger="pipeline.translate"):
+        full = embedded.translate(sentences, "en", "pt")
+    assert caplog.messages == []  # Marian's 2.5 x the source stops no real sentence
+    # A factor of 0.5 forces </s> halfway through every translation.
+    monkeypatch.setattr(embedded.loaded.model.config, "max_length_factor", 0.5)
+    with caplog.at_level(logging.WARNING, logger="pipeline.translate"):
+        cut = embedded.translate(sentences[:3], "en", "pt")
+    assert all(len(short) < len(whole) for short, whole in zip(cut, full))
+    assert caplog.messages == [
+        "3 segments stopped at the model's own length limit (0.5 x their source tokens) and may be cut short: 1, 2, 3"
+    ]

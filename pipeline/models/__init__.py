@@ -199,8 +199,14 @@ def open_model(name_or_path: str, *, family: str | None = None) -> ModelInfo:
         )
     # Before transformers reads anything: a folder with code of its own is refused outright.
     check_no_custom_code(Path(path), name_or_path)
-    # (``import pipeline`` has registered the bergamot architecture with the Auto classes.)
     from transformers import AutoConfig, AutoTokenizer
+
+    from pipeline.models.bergamot import register_auto
+
+    # ``import pipeline`` registers the bergamot architecture when transformers is imported,
+    # but that hook cannot when the first import of transformers is a Bergamot module's own
+    # (a circular import): registering here (idempotent) makes loading independent of import order.
+    register_auto()
 
     try:
         config = AutoConfig.from_pretrained(source, trust_remote_code=TRUST_REMOTE_CODE)

@@ -29,6 +29,12 @@ class BergamotFamily:
     """
 
     name: ClassVar[str] = "bergamot"
+    # The most source tokens per segment (</s> included). bergamot-translator, the engine
+    # these models were built for, cuts its input into sentences and breaks any sentence
+    # at 128 tokens (its --max-length-break); the models drop content from longer inputs
+    # (on FLORES sentences joined into 90-250-token inputs: 8-57% fewer words out), so
+    # the Translator splits them the same way.
+    max_source_tokens: ClassVar[int] = 128
 
     def matches(self, config: Any, tokenizer: Any) -> bool:
         """True for configs with ``model_type == "bergamot"``."""
