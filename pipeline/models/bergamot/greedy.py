@@ -73,15 +73,22 @@ def greedy_decode(
     if encoded.shortlist is not None:
         ids = shortlist_columns(encoded.shortlist)
         out_weight, out_bias = weight.index_select(0, ids), model.logits_bias.index_select(0, ids)
-        blocked = shortlist_blocked(encoded.shortlist)  # per row: columns outside its own shortlist
     else:
-        ids = blocked = None
+        ids = None
         out_weight, out_bias = weight, model.logits_bias
     # Suppressed ids get -inf, as transformers' SuppressTokensLogitsProcessor gives them.
     column_of = ids if ids is not None else torch.arange(weight.shape[0], device=weight.device)
     banned = torch.isin(column_of, torch.tensor(suppress, dtype=column_of.dtype, device=column_of.device))
     penalty = torch.zeros(column_of.shape[0], dtype=hidden_source.dtype, device=hidden_source.device)
     penalty[banned] = -math.inf
+    # One bias row per sentence: the output bias, -inf on suppressed ids and on the columns
+    # outside the sentence's own shortlist; added inside the matrix product (addmm), so the
+    # mask costs no extra pass over the scores.
+    row_bias = (out_bias + penalty).expand(batch, -1)
+    if ids is not None:
+        row_bias = row_bias.masked_fill(shortlist_blocked(encoded.shortlist), -math.inf)
+    row_bias = row_bias.contiguous()
+    out_weight_t = out_weight.t()
     eos_column = None
     if limits is not None:
         found = torch.nonzero(column_of == eos).flatten()
@@ -110,9 +117,7 @@ def greedy_decode(
         hidden = hidden + sinusoid_positions(step, 1, dim).to(hidden)
         for idx, layer in enumerate(layers):
             hidden, states[idx], _ = layer(hidden, states[idx], kvs[idx][0], kvs[idx][1], bias)
-        scores = F.linear(hidden[:, -1], out_weight, out_bias) + penalty
-        if blocked is not None:
-            scores.masked_fill_(blocked, -math.inf)
+        scores = torch.addmm(row_bias, hidden[:, -1], out_weight_t)
         if row_limits is not None:
             done = row_limits <= step
             if bool(done.any()):
@@ -132,6 +137,6 @@ def greedy_decode(
             states = [state.index_select(0, keep) for state in states]
             kvs = [(keys.index_select(0, keep), values.index_select(0, keep)) for keys, values in kvs]
             bias = bias.index_select(0, keep) if bias is not None else None
-            blocked = blocked.index_select(0, keep) if blocked is not None else None
+            row_bias = row_bias.index_select(0, keep)
             row_limits = row_limits.index_select(0, keep) if row_limits is not None else None
     return output[:, : 1 + steps]
