@@ -236,7 +236,7 @@ class TreeRssSampler:
             self.peak_mb = max(self.peak_mb, _tree_rss_mb(os.getpid()))
             self._stop.wait(interval)
 
-    def __enter__(self) -> "TreeRssSampler":
+    def __enter__(self) -> TreeRssSampler:
         self._thread.start()
         return self
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import difflib
 import math
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from pipeline.errors import ConfigError, InputError, PipelineError
 from pipeline.languages import parse_language

@@ -33,7 +33,7 @@ import os
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
 from pipeline.errors import ConfigError, InputError
@@ -152,7 +152,7 @@ def bleu_tokenizer(tgt_lang: str | Language) -> str:
     return "13a"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _mecab_or_char(tokenizer: str) -> str:
     """``tokenizer`` if its MeCab dictionary loads, else ``char`` with a warning (once per process)."""
     from sacrebleu.metrics import BLEU
@@ -234,7 +234,7 @@ def ter_max_cells() -> int:
     return cells
 
 
-@lru_cache(maxsize=None)
+@cache
 def _bounded_ter() -> type:
     """sacrebleu's TER, refusing a line before scoring it when its edit-distance table would be too large.
 

@@ -10,14 +10,13 @@ names the path.
 from __future__ import annotations
 
 import errno
-import io
 import os
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 from pipeline.errors import InputError, OutputError
 
@@ -110,7 +109,7 @@ def atomic_writer(path: str | os.PathLike[str]) -> Iterator[IO[str]]:
     except OSError as err:
         raise output_error(err, target) from err
     try:
-        with io.open(fd, "w", encoding="utf-8", newline="\n") as handle:
+        with open(fd, "w", encoding="utf-8", newline="\n") as handle:
             # mkstemp makes 0600 files; outputs should get the usual umask-based mode.
             umask = os.umask(0)
             os.umask(umask)

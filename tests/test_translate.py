@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import torch
 import sentencepiece as spm
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -9,8 +9,9 @@ creating it on first use.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 from pipeline.errors import ModelError
 from pipeline.languages import Language
@@ -167,4 +168,4 @@ def _load_families() -> None:
     # Imported lazily so that `import pipeline` stays cheap; each module
     # registers itself on import. Order here is detection order: the more
     # specific checks (bergamot, nllb, madlad) come before the generic ones.
-    from pipeline.models import bergamot, marian, mbart, m2m100, nllb, t5  # noqa: F401
+    from pipeline.models import bergamot, m2m100, marian, mbart, nllb, t5  # noqa: F401

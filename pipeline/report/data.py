@@ -11,7 +11,6 @@ from pipeline.report.common import (
 from pipeline.results import Comparison
 from pipeline.significance import SystemStat
 
-
 # --------------------------------------------------------------------------
 # report.json
 # --------------------------------------------------------------------------

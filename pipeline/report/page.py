@@ -9,13 +9,13 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from pipeline.report.common import (
+    _PALETTE,
     FAILED,
     MARKS,
     METHOD_LABELS,
     METRIC_LABELS,
     SPEED_COLUMNS,
     SPEED_LEGEND,
-    _PALETTE,
     _cell,
     _direction,
     _label,

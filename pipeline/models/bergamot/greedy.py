@@ -28,7 +28,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 
 from pipeline.models.bergamot.layers import sinusoid_positions
 from pipeline.models.bergamot.shortlist_layer import shortlist_blocked, shortlist_columns
