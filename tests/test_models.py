@@ -17,7 +17,7 @@ import torch
 
 from pipeline.errors import ConfigError, LanguageError, ModelError
 from pipeline.languages import parse_language
-from pipeline.models import load_model, open_model
+from pipeline.models import open_model
 from pipeline.models.registry import families, get_family
 
 REPO = Path(__file__).resolve().parent.parent
@@ -142,7 +142,7 @@ def test_language_tokens_really_steer_the_model(kind: str, src_token: str, tgt_t
     # The source language token comes first and </s> last (transformers 5: NLLB's non-legacy layout).
     assert ids[0] == tokenizer.convert_tokens_to_ids(src_token)
     assert ids[-1] == tokenizer.eos_token_id
-    model = load_model(info.path).model
+    model = open_model(info.path).load().model
     with torch.inference_mode():
         output = model.generate(input_ids=torch.tensor([ids]), max_new_tokens=4, **direction.generate_kwargs)
     # [decoder start, target language, ...]
@@ -222,8 +222,8 @@ def test_unsupported_language_lists_the_supported_codes(kind: str, src: str, tgt
 
 
 @pytest.mark.parametrize("kind", [pytest.param(kind, id=kind) for kind in ("marian", "nllb", "t5")])
-def test_load_model(kind: str, tiny_model) -> None:
-    loaded = load_model(str(tiny_model(kind)))
+def test_open_and_load(kind: str, tiny_model) -> None:
+    loaded = open_model(str(tiny_model(kind))).load()
     assert loaded.name == loaded.path == str(tiny_model(kind))
     assert loaded.family.name == FAMILY_OF[kind]
     assert not loaded.model.training
@@ -232,10 +232,10 @@ def test_load_model(kind: str, tiny_model) -> None:
     assert loaded.config.model_type == loaded.model.config.model_type
 
 
-def test_load_model_dtype_and_threads(tiny_model) -> None:
+def test_load_dtype_and_threads(tiny_model) -> None:
     before = torch.get_num_threads()
     try:
-        loaded = load_model(str(tiny_model("marian")), dtype="bfloat16", threads=1)
+        loaded = open_model(str(tiny_model("marian"))).load(dtype="bfloat16", threads=1)
         assert next(loaded.model.parameters()).dtype == torch.bfloat16
         assert torch.get_num_threads() == 1
     finally:
@@ -248,7 +248,7 @@ def test_explicit_family_skips_detection(tiny_model) -> None:
 
 def test_unknown_family(tiny_model) -> None:
     with pytest.raises(ModelError, match=r"unknown model family 'mariann' \(known: .*marian.*\)"):
-        load_model(str(tiny_model("marian")), family="mariann")
+        open_model(str(tiny_model("marian")), family="mariann")
 
 
 @pytest.mark.parametrize(
@@ -263,31 +263,31 @@ def test_unknown_family(tiny_model) -> None:
 )
 def test_bad_options(options: dict[str, object], error: type[Exception], message: str, tiny_model) -> None:
     with pytest.raises(error, match=message):
-        load_model(str(tiny_model("marian")), **options)
+        open_model(str(tiny_model("marian"))).load(**options)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 @pytest.mark.parametrize("device", ["cuda", "cuda:0"])
 def test_cuda_unavailable(device: str, tiny_model) -> None:
     with pytest.raises(ConfigError, match=rf"device '{device}' asked for, but CUDA is not available") as info:
-        load_model(str(tiny_model("marian")), device=device)
+        open_model(str(tiny_model("marian"))).load(device=device)
     assert "--device cpu" in info.value.hint
 
 
 def test_auto_device_falls_back_to_cpu(tiny_model) -> None:
-    loaded = load_model(str(tiny_model("marian")), device="auto")
+    loaded = open_model(str(tiny_model("marian"))).load(device="auto")
     assert loaded.model.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def test_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match=r"model '.*nope' is not a built-in name, and no such folder exists"):
-        load_model(str(tmp_path / "nope"))
+        open_model(str(tmp_path / "nope"))
 
 
 def test_folder_without_config(tmp_path: Path) -> None:
     (tmp_path / "weights.bin").write_bytes(b"")
     with pytest.raises(ModelError, match=rf"model folder {tmp_path} has no config.json"):
-        load_model(str(tmp_path))
+        open_model(str(tmp_path))
 
 
 def _copy(tiny_model, kind: str, tmp_path: Path) -> Path:
@@ -341,11 +341,11 @@ def test_hub_ids_follow_hf_home_and_offline_mode(tiny_model, tmp_path: Path) -> 
     script = textwrap.dedent("""
         import json
         from pipeline.errors import ModelError
-        from pipeline.models import load_model
-        loaded = load_model("tiny/cached")
+        from pipeline.models import open_model
+        loaded = open_model("tiny/cached").load()
         result = {"family": loaded.family.name, "path": loaded.path}
         try:
-            load_model("Helsinki-NLP/opus-mt-en-de")
+            open_model("Helsinki-NLP/opus-mt-en-de")
         except ModelError as err:
             result.update(message=err.message, hint=err.hint)
         print(json.dumps(result))

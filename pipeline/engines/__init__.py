@@ -10,13 +10,12 @@ cluster. Engines are opened as context managers: ``ray`` connects to a cluster
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
 from typing import Any, Protocol
 
 from pipeline.config import ENGINES, EngineConfig, SystemConfig
 from pipeline.errors import ConfigError
 
-__all__ = ["Engine", "ENGINES", "open_engine", "register_engine"]
+__all__ = ["Engine", "ENGINES", "open_engine"]
 
 
 class Engine(Protocol):
@@ -37,12 +36,6 @@ _REGISTRY: dict[str, str] = {
     "local": "pipeline.engines.local:LocalEngine",
     "ray": "pipeline.engines.raydata:RayEngine",
 }
-_FACTORIES: dict[str, Callable[[EngineConfig], Engine]] = {}
-
-
-def register_engine(name: str, factory: Callable[[EngineConfig], Engine]) -> None:
-    """Make ``name`` an engine built by ``factory(config)`` (for plugins and tests)."""
-    _FACTORIES[name] = factory
 
 
 def open_engine(config: EngineConfig) -> Engine:
@@ -51,11 +44,8 @@ def open_engine(config: EngineConfig) -> Engine:
     Raises:
         ConfigError: an unknown engine, or one whose optional dependencies are missing.
     """
-    if config.name in _FACTORIES:
-        return _FACTORIES[config.name](config)
     if config.name not in _REGISTRY:
-        known = sorted({*_REGISTRY, *_FACTORIES})
-        raise ConfigError(f"unknown engine {config.name!r} (known: {', '.join(known)})")
+        raise ConfigError(f"unknown engine {config.name!r} (known: {', '.join(sorted(_REGISTRY))})")
     module, factory = _REGISTRY[config.name].split(":")
     return getattr(importlib.import_module(module), factory)(config)
 

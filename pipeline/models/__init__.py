@@ -2,7 +2,7 @@
 
 :func:`open_model` reads what is cheap (config and tokenizer) and finds the
 model's family, which is enough to check a language pair;
-:meth:`ModelInfo.load` then loads the weights. :func:`load_model` does both.
+:meth:`ModelInfo.load` then loads the weights.
 torch and transformers are imported only when a model is opened.
 """
 
@@ -31,7 +31,6 @@ __all__ = [
     "LoadedModel",
     "ModelInfo",
     "check_quantize",
-    "load_model",
     "open_model",
     "resolve_device",
     "resolve_dtype",
@@ -139,34 +138,6 @@ class LoadedModel:
     tokenizer: Any
     config: Any
     family: Family
-
-
-def load_model(
-    name_or_path: str,
-    *,
-    family: str | None = None,
-    device: str = "cpu",
-    dtype: str = "float32",
-    threads: int | None = None,
-    quantize: str | None = None,
-) -> LoadedModel:
-    """Find a model, recognise its family and load it (:func:`open_model`, then :meth:`ModelInfo.load`).
-
-    Args:
-        name_or_path: a built-in name (``bergamot-en-pt``), a local folder, or a hub id.
-        family: the family's name, to skip detection (``marian``, ``nllb``...).
-        device: ``cpu``, ``cuda``, ``cuda:N`` or ``auto``.
-        dtype: one of :data:`DTYPES`.
-        threads: torch's intra-op threads.
-        quantize: ``None``, or ``int8`` for dynamic int8 quantization of the linear layers (CPU, float32).
-
-    Raises:
-        ConfigError: a bad ``device``, ``dtype``, ``threads`` or ``quantize``.
-        ModelError: the model cannot be found or read, or no family recognises it.
-    """
-    resolve_dtype(dtype)
-    check_quantize(quantize, resolve_device(device), dtype)
-    return open_model(name_or_path, family=family).load(device=device, dtype=dtype, threads=threads, quantize=quantize)
 
 
 def open_model(name_or_path: str, *, family: str | None = None) -> ModelInfo:

@@ -21,7 +21,6 @@ keeps each sentence's own set (see :mod:`pipeline.models.bergamot.shortlist_laye
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,19 +51,6 @@ class LexicalShortlist:
     best_num: int
     offsets: np.ndarray
     targets: np.ndarray
-
-    def select(self, source_ids: Iterable[int], vocab_size: int) -> np.ndarray:
-        """The sorted target ids allowed for these source ids (one sentence's shortlist).
-
-        This is the reference the model's vectorised version is tested against.
-        """
-        chosen = np.zeros(vocab_size, dtype=bool)
-        chosen[: self.first_num] = True
-        for source_id in set(int(i) for i in source_ids):
-            chosen[self.targets[self.offsets[source_id] : self.offsets[source_id + 1]]] = True
-        missing = np.flatnonzero(~chosen[self.first_num :]) + self.first_num
-        chosen[missing[: -int(chosen.sum()) % 8]] = True
-        return np.flatnonzero(chosen)
 
 
 def marian_checksum(words: np.ndarray) -> int:
