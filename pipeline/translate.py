@@ -40,7 +40,7 @@ from pipeline.models import (
     resolve_device,
     resolve_dtype,
 )
-from pipeline.models.registry import Direction
+from pipeline.models.base import Direction
 from pipeline.progress import batch_done
 from pipeline.segment import Segmenter, is_unspaced, split_long
 

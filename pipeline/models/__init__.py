@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ConfigError, ModelError, PipelineError
+from pipeline.models.base import Family
 from pipeline.models.custom_code import (
     TRUST_REMOTE_CODE,
     check_no_custom_code,
@@ -23,7 +24,7 @@ from pipeline.models.custom_code import (
     is_custom_code_refusal,
 )
 from pipeline.models.manifest import MANIFEST, verify_folder
-from pipeline.models.registry import Family, builtin_names, detect_family, get_family, resolve_builtin
+from pipeline.models.registry import builtin_names, detect_family, get_family, resolve_builtin
 
 __all__ = [
     "DTYPES",
@@ -286,7 +287,8 @@ def _hub_folder(repo_id: str) -> tuple[Path, str]:
             # hf_hub_download would retry for ~25 s (5 retries, 1-8 s apart) before giving up.
             cached = try_to_load_from_cache(repo_id, "config.json")
             if isinstance(cached, str):
-                logger.info("the Hugging Face hub cannot be reached (%s): %s from the local cache", unreachable, repo_id)
+                logger.info("the Hugging Face hub cannot be reached (%s): %s from the local cache",
+                            unreachable, repo_id)
                 return Path(cached).parent, str(Path(cached).parent)
             raise ModelError(
                 f"model {repo_id!r} is not a local folder, is not in the local Hugging Face cache "

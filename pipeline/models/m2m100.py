@@ -6,14 +6,13 @@ import re
 from typing import Any, ClassVar
 
 from pipeline.languages import Language
-from pipeline.models.registry import Direction, register_family, tagged_direction
+from pipeline.models.base import Direction, tagged_direction
 
 __all__ = ["M2M100"]
 
 _TOKEN = re.compile(r"^__([a-z]{2,3})__$")
 
 
-@register_family
 class M2M100:
     """M2M100 checkpoints (``model_type`` ``m2m_100`` with ``__en__``-style language tokens, not NLLB's)."""
 
@@ -33,7 +32,8 @@ class M2M100:
         Raises:
             LanguageError: the model has no code for ``src`` or ``tgt``.
         """
-        return tagged_direction("m2m100", config, tokenizer, {code: code for code in _codes(tokenizer)}, src, tgt, target_token=lambda code: f"__{code}__")
+        codes = {code: code for code in _codes(tokenizer)}
+        return tagged_direction("m2m100", config, tokenizer, codes, src, tgt, target_token=lambda code: f"__{code}__")
 
 
 def _codes(tokenizer: Any) -> list[str]:

@@ -7,14 +7,13 @@ from typing import Any, ClassVar
 
 from pipeline.errors import LanguageError
 from pipeline.languages import Language, parse_language, require_code
-from pipeline.models.registry import Direction, register_family
+from pipeline.models.base import Direction
 
 __all__ = ["Marian"]
 
 _TARGET_TOKEN = re.compile(r"^>>(.+)<<$")
 
 
-@register_family
 class Marian:
     """Marian checkpoints converted to Hugging Face (``model_type`` ``marian``).
 

@@ -6,14 +6,13 @@ import re
 from typing import Any, ClassVar
 
 from pipeline.languages import Language
-from pipeline.models.registry import Direction, register_family, tagged_direction
+from pipeline.models.base import Direction, tagged_direction
 
 __all__ = ["MBart"]
 
 _CODE = re.compile(r"^([a-z]{2})_([A-Z]{2})$")
 
 
-@register_family
 class MBart:
     """mBART-50 many-to-many checkpoints (``model_type`` ``mbart`` with ``en_XX``-style codes).
 

@@ -6,14 +6,13 @@ import re
 from typing import Any, ClassVar
 
 from pipeline.languages import Language
-from pipeline.models.registry import Direction, register_family, tagged_direction
+from pipeline.models.base import Direction, tagged_direction
 
 __all__ = ["Nllb"]
 
 _CODE = re.compile(r"^[a-z]{3}_[A-Z][a-z]{3}$")
 
 
-@register_family
 class Nllb:
     """NLLB checkpoints: ``model_type`` ``m2m_100`` (or ``nllb_moe``) with NLLB language codes.
 

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from pipeline.errors import LanguageError
 from pipeline.languages import Language, best_code, format_codes, require_code
-from pipeline.models.registry import Direction, register_family
+from pipeline.models.base import Direction
 
 __all__ = ["Madlad", "T5"]
 
@@ -17,7 +17,6 @@ _MADLAD_TOKEN = re.compile(r"^<2([A-Za-z]{2,3}(?:_[A-Za-z0-9]+)*)>$")
 _TASK = re.compile(r"^translation_([A-Za-z-]+)_to_([A-Za-z-]+)$")
 
 
-@register_family
 class Madlad:
     """MADLAD-400 checkpoints: a T5 whose vocabulary has ``<2xx>`` target tokens, put before the source."""
 
@@ -44,7 +43,6 @@ class Madlad:
         return Direction(src_code, tgt_code, prefix=f"<2{tgt_code}> ")
 
 
-@register_family
 class T5:
     """T5 checkpoints asked in words: ``translate English to German: ``.
 

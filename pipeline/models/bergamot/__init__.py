@@ -1,12 +1,14 @@
 """Mozilla's Bergamot (Firefox Translations) tiny en<->pt models as transformers models.
 
-Importing this package is cheap: it registers the ``bergamot`` family and the
+Importing this package is cheap: it provides the ``bergamot`` family and the
 built-in names ``bergamot-en-pt`` / ``bergamot-pt-en`` (converted on first use,
 see :mod:`pipeline.models.bergamot.store`). torch and transformers are only
 imported by :func:`register_auto` and by the conversion itself.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from pipeline.models.bergamot.family import BergamotFamily
 from pipeline.models.bergamot.store import (
@@ -16,12 +18,12 @@ from pipeline.models.bergamot.store import (
     ensure_model,
     import_bergamot,
 )
-from pipeline.models.registry import register_builtin
 
 __all__ = [
     "BergamotFamily",
     "DIRECTIONS",
     "STORE_ENV",
+    "builtin_models",
     "default_store",
     "ensure_model",
     "import_bergamot",
@@ -53,12 +55,13 @@ def register_auto() -> None:
     _registered = True
 
 
-def _provider(direction: str):
+def builtin_models() -> dict[str, Callable[[], str]]:
+    """The built-in names (``bergamot-en-pt``...), each with the function that returns its folder."""
+    return {f"bergamot-{direction}": _provider(direction) for direction in DIRECTIONS}
+
+
+def _provider(direction: str) -> Callable[[], str]:
     def provide() -> str:
         return str(ensure_model(direction))
 
     return provide
-
-
-for _direction in DIRECTIONS:
-    register_builtin(f"bergamot-{_direction}", _provider(_direction))

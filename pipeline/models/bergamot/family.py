@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from pipeline.errors import LanguageError
 from pipeline.languages import Language, parse_language, variant_warning
-from pipeline.models.registry import Direction, register_family
+from pipeline.models.base import Direction
 
 __all__ = ["WRITES", "BergamotFamily"]
 
@@ -18,7 +18,6 @@ logger = logging.getLogger(__name__)
 WRITES = {"pt": "pt-BR"}
 
 
-@register_family
 class BergamotFamily:
     """Bergamot (Firefox Translations) models converted by :mod:`pipeline.models.bergamot.convert`.
 
