@@ -16,15 +16,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline import __version__
-from pipeline.config import DEVICES, DTYPES, INT_RANGES
-from pipeline.errors import ConfigError, LanguageError, OutputError, PipelineError
+from pipeline.config import DEVICES, INT_RANGES
+from pipeline.errors import ConfigError, OutputError, PipelineError
+from pipeline.models import DTYPES
+from pipeline.models.defaults import default_model
 from pipeline.progress import Progress, batch_progress
 from pipeline.textio import check_dir
 
 if TYPE_CHECKING:
     from pipeline.cache import TranslationCache
 
-__all__ = ["build_parser", "default_model", "main", "main_entry"]
+__all__ = ["build_parser", "main", "main_entry"]
 
 log = logging.getLogger("pipeline")
 
@@ -378,23 +380,6 @@ def _cmd_translate(args: argparse.Namespace) -> int:
         return 0
     _write("".join(line.replace("\n", " ") + "\n" for line in translations))
     return 0
-
-
-def default_model(src_lang: str, tgt_lang: str) -> str:
-    """The built-in model of a direction: ``bergamot-en-pt`` for ``en -> pt-BR``...
-
-    Raises:
-        LanguageError: no built-in model translates the pair; the message lists those that exist.
-    """
-    from pipeline.languages import parse_language
-    from pipeline.models.bergamot import DIRECTIONS
-
-    pair = f"{parse_language(src_lang).language}-{parse_language(tgt_lang).language}"
-    if pair in DIRECTIONS:
-        return f"bergamot-{pair}"
-    known = ", ".join(f"bergamot-{d} ({d.replace('-', ' -> ')})" for d in DIRECTIONS)
-    raise LanguageError(f"no built-in model translates {src_lang} -> {tgt_lang} (built-in: {known})",
-                        hint="pass --model: a hub id such as Helsinki-NLP/opus-mt-en-de, or a model folder")
 
 
 def _translate_lines(args: argparse.Namespace, translator: Any, lines: list[str]) -> list[str]:

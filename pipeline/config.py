@@ -14,8 +14,10 @@ from typing import Any
 
 import tomllib
 
+from pipeline.engines import ENGINES
 from pipeline.errors import ConfigError, InputError, PipelineError
 from pipeline.languages import parse_language
+from pipeline.models import DTYPES, QUANTIZE
 from pipeline.native import NATIVE_MODEL
 from pipeline.outputs import Task, check_name, check_output_names
 from pipeline.textio import read_text
@@ -24,8 +26,6 @@ __all__ = ["CorpusConfig", "SystemConfig", "EngineConfig", "JobConfig", "INT_RAN
            "parse_config", "targets"]
 
 DEVICES = ("cpu", "cuda", "auto")
-DTYPES = ("float32", "float16", "bfloat16")
-QUANTIZE = ("int8",)
 # The valid values of every whole-number setting, in a job file and on the command line. The upper
 # bounds are far beyond any useful value; they stop a typo such as beam = 2**63 from reaching torch
 # as an overflow or a petabyte allocation.
@@ -110,7 +110,6 @@ _TOP_KEYS = {
     "corpora": (True, list), "systems": (True, list), "output": (False, dict), "engine": (False, str), "ray": (False, dict),
 }
 _OUTPUT_KEYS = {"dir": (False, str)}
-ENGINES = ("local", "ray")
 _RAY_KEYS = {"address": (False, str), "actors": (False, int), "cpus_per_actor": (False, (int, float)),
              "gpus_per_actor": (False, (int, float))}
 _CORPUS_KEYS = {

@@ -41,15 +41,14 @@ from pipeline.models import (
     resolve_dtype,
 )
 from pipeline.models.base import Direction
+from pipeline.models.defaults import DEFAULT_MODEL
 from pipeline.progress import batch_done
 from pipeline.segment import Segmenter, is_unspaced, split_long
 
-__all__ = ["DEFAULT_MODEL", "Translator", "usable_cores"]
+__all__ = ["Translator", "usable_cores"]
 
 logger = logging.getLogger(__name__)
 
-
-DEFAULT_MODEL = "bergamot-en-pt"
 
 # A model that declares no input limit (T5's relative positions) gets this one,
 # and none gets more: sentence-level MT models are trained on far shorter inputs.

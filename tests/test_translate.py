@@ -16,19 +16,36 @@ from hypothesis import strategies as st
 
 import tinymodels
 from pipeline import translate as translate_module
-from pipeline.cli import default_model
 from pipeline.errors import ConfigError, LanguageError, ModelError
-from pipeline.models import ModelInfo
+from pipeline.languages import parse_language
+from pipeline.models import ModelInfo, open_model
 from pipeline.models.bergamot.family import BergamotFamily
 from pipeline.segment import Segmenter, split_long
-from pipeline.translate import DEFAULT_MODEL, Translator
+from pipeline.models.defaults import DEFAULT_MODEL, default_model
+from pipeline.models.registry import builtin_names
+from pipeline.translate import Translator
 
 WORDS = " ".join(tinymodels.corpus_lines(per_language=20)).split()
 FLORES = Path(__file__).resolve().parents[1] / "corpora" / "flores200-devtest"
 
 
-def test_default_model() -> None:
-    assert DEFAULT_MODEL == default_model("en", "pt-BR") == "bergamot-en-pt"
+@pytest.mark.parametrize(("src", "tgt"), [pytest.param("en", "pt-BR", id="en-pt"), pytest.param("pt", "en-US", id="pt-en")])
+def test_the_default_model_of_a_direction_opens_and_translates_it(src: str, tgt: str) -> None:
+    info = open_model(default_model(src, tgt))
+    # The model's family accepts the pair (it raises LanguageError for any other) and names it.
+    direction = info.family.direction(info.config, info.tokenizer, parse_language(src), parse_language(tgt))
+    assert [parse_language(code).language for code in (direction.src_code, direction.tgt_code)] == [src, tgt[:2]]
+
+
+def test_the_translators_default_model_is_built_in() -> None:
+    assert DEFAULT_MODEL in builtin_names()
+
+
+def test_no_default_model_for_other_directions() -> None:
+    with pytest.raises(LanguageError, match=r"no built-in model translates en -> de \(built-in: bergamot-en-pt "
+                                            r"\(en -> pt\), bergamot-pt-en \(pt -> en\)\)") as info:
+        default_model("en", "de")
+    assert "--model" in info.value.hint
 
 
 @pytest.mark.parametrize(
