@@ -130,7 +130,7 @@ def _layout(options: dict) -> dict:
     from pipeline.translate import Translator
 
     translator = Translator("bergamot-en-pt", **options)
-    return {"threads": translator._load_options["threads"], "workers": translator.workers}
+    return {"threads": translator.threads, "workers": translator.workers}
 
 
 def _child_native(lines: list[str], threads: int) -> tuple[list[str], float, float]:

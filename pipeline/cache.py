@@ -98,19 +98,8 @@ DECODING_REVISION = 2
 
 
 def settings_key(translator: Any) -> dict[str, Any]:
-    """The decoding settings that change a translation (batching does not), with :data:`DECODING_REVISION`."""
-    options = dict(getattr(translator, "_load_options", {}))
-    options.pop("threads", None)
-    options.pop("device", None)
-    info = getattr(translator, "info", None)
-    return {
-        "revision": DECODING_REVISION,
-        "model": model_identity(translator),
-        "family": info.family.name if info is not None and hasattr(info.family, "name") else None,
-        "beam": getattr(translator, "beam", None),
-        "max_length": getattr(translator, "max_length", None),
-        **options,
-    }
+    """What a translation depends on: :data:`DECODING_REVISION`, the model and ``translator.settings()``."""
+    return {"revision": DECODING_REVISION, "model": model_identity(translator), **translator.settings()}
 
 
 class TranslationCache:

@@ -85,6 +85,13 @@ class NativeTranslator:
             logger.warning("%s", warning)
         return direction
 
+    def settings(self) -> dict[str, Any]:
+        """What changes a translation besides the engine and the text: nothing can be set.
+
+        The keys a transformers model has are kept, empty, so that the cache keys stay those of earlier runs.
+        """
+        return {"family": None, "beam": None, "max_length": None}
+
     @property
     def max_source_tokens(self) -> int:
         """The most tokens (``</s>`` included) the engine is given at once; longer segments are split."""

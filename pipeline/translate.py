@@ -139,7 +139,7 @@ class Translator:
         self.beam = beam
         self.max_length = max_length
         self.batch_tokens = batch_tokens
-        self._load_options = {"device": device, "dtype": dtype, "threads": threads, "quantize": quantize}
+        self.device, self.dtype, self.threads, self.quantize = device, dtype, threads, quantize
         self._info: ModelInfo | None = None
         self._loaded: LoadedModel | None = None
         self._directions: dict[tuple[str, str], Direction] = {}
@@ -162,7 +162,7 @@ class Translator:
     def loaded(self) -> LoadedModel:
         """The loaded model (its weights are read on first use)."""
         if self._loaded is None:
-            loaded = self.info.load(**self._load_options)
+            loaded = self.info.load(device=self.device, dtype=self.dtype, threads=self.threads, quantize=self.quantize)
             generation = loaded.model.generation_config
             # Each segment gets its own limit (see _generate): the config's
             # max_length is kept as the default one, and removed so that generate()
@@ -174,6 +174,14 @@ class Translator:
             generation.forced_eos_token_id = None
             self._loaded = loaded
         return self._loaded
+
+    def settings(self) -> dict[str, Any]:
+        """What changes a translation besides the model's files and the text: the cache and journal key.
+
+        Batching, threads, workers and the device do not change it (docs/speed.md).
+        """
+        return {"family": self.info.family.name, "beam": self.beam, "max_length": self.max_length,
+                "dtype": self.dtype, "quantize": self.quantize}
 
     def supported_languages(self) -> list[str]:
         """The model's own language codes (empty when the model does not name its languages)."""

@@ -188,7 +188,7 @@ def test_worker_threads_change_nothing_but_speed(kind: str, tiny_model, monkeypa
 def test_default_layout_is_one_torch_thread_per_core(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(translate_module, "usable_cores", lambda: 4)
     assert Translator("no-such-model").workers == 4
-    assert Translator("no-such-model")._load_options["threads"] == 1
+    assert Translator("no-such-model").threads == 1
     assert Translator("no-such-model", threads=2).workers == 2
     assert Translator("no-such-model", threads=3).workers == 1
     assert Translator("no-such-model", workers=1).workers == 1

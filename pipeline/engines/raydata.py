@@ -205,7 +205,7 @@ class RayTranslator:
         self._local = make_translator(system)
 
     def __getattr__(self, name: str) -> Any:
-        # name, info, beam, max_length, _load_options, check_direction, supported_languages, ...
+        # name, info, settings, check_direction, supported_languages, ...
         return getattr(self._local, name)
 
     def translate(self, segments: Sequence[str], src_lang: str, tgt_lang: str) -> list[str]:
