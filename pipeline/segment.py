@@ -8,15 +8,13 @@ its character span in the document, so :meth:`Document.rebuild` can put the
 translations back in place with the original layout: blank lines,
 indentation and the whitespace between sentences.
 
-:func:`split_long` is the guard used by the translator for segments longer
-than a model's token budget.
+Splitting a segment too long for a model is :func:`pipeline.batching.split_long`.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -36,7 +34,6 @@ __all__ = [
     "Segmenter",
     "backend_for",
     "is_unspaced",
-    "split_long",
 ]
 
 logger = logging.getLogger(__name__)
@@ -56,199 +53,6 @@ def is_unspaced(lang: str | Language) -> bool:
     """
     language = lang if isinstance(lang, Language) else parse_language(lang)
     return language.script in _UNSPACED_SCRIPTS
-
-
-# --------------------------------------------------------------------------
-# Long-segment guard
-# --------------------------------------------------------------------------
-
-# Clause boundaries, strongest first. A cut goes right after the match, so
-# the punctuation stays with the clause it ends. ASCII marks only count when
-# followed by a space, so "1,000", "10:30", "e-mail" and "3.14" are never cut;
-# full-width CJK marks need no space. The first level holds sentence ends the
-# segmenter did not take (inside quotes, after an abbreviation): packing puts
-# back together whatever fits, so a wrong guess costs nothing when it does.
-_CLAUSE_LEVELS: tuple[re.Pattern[str], ...] = (
-    re.compile(r"[.!?\u2026\u061f\u06d4](?=\s)|[\u3002\uff01\uff1f\u0964\u0965]"),  # . ! ? … ؟ ۔ 。 ！ ？ । ॥
-    re.compile(r"[;\u061b](?=\s)|\uff1b"),  # ; ؛ ；
-    re.compile(r":(?=\s)|\uff1a"),  # : ：
-    re.compile(r"\s[\u2013\u2014\u2015-]+(?=\s)|[\u2014\u2015]+"),  # " - ", " – ", "—"
-    re.compile(r"[,\u060c](?=\s)|[\uff0c\u3001]"),  # , ، ， 、
-)
-
-# The segmenter sees at most this many characters at once: some backends
-# (pysbd) slow down faster than the text grows, so a long line is segmented
-# window by window, each window starting at the last sentence the previous
-# one may have cut short. This keeps splitting linear in the line's length.
-_SENTENCE_WINDOW = 5000
-
-
-def split_long(
-    text: str, max_tokens: int, count_tokens: Callable[[str], int], *, segmenter: Segmenter | None = None
-) -> list[str]:
-    """Split a segment that is too long for a model into pieces within the budget.
-
-    With a ``segmenter``, the text is cut into sentences first, and each
-    sentence is a piece of its own: sentence-level models translate one
-    sentence at a time, and stop early when given several. A sentence still
-    too long is cut at clause boundaries (a sentence-final mark the segmenter
-    did not take, ``;``, ``:``, dashes, ``,``, and their CJK/Arabic forms,
-    strongest first), packing neighbouring clauses together while they fit;
-    a clause still too long is cut at the next weaker boundary, then into runs
-    of words, and as a last resort into runs of characters (the only option
-    for scripts without spaces).
-
-    Every piece is a stripped substring of ``text`` and the pieces are in
-    order, so ``" ".join(pieces)`` equals ``text`` up to whitespace. The work
-    grows linearly with the length of ``text`` (times a logarithm): each run of
-    clauses, words or characters is found by a galloping search, so
-    ``count_tokens`` sees every character a bounded number of times.
-
-    Args:
-        text: one segment.
-        max_tokens: the budget, at least 1.
-        count_tokens: the model's token counter for a string (it should grow with the string).
-        segmenter: the source language's :class:`Segmenter`, for the sentence boundaries;
-            without one, the text is cut at clause boundaries only.
-
-    Returns:
-        ``[text]`` unchanged if it fits (or has no non-space character);
-        otherwise the pieces, each within ``max_tokens`` unless a single
-        character alone exceeds it.
-
-    Raises:
-        ConfigError: ``max_tokens`` is smaller than 1.
-    """
-    if max_tokens < 1:
-        raise ConfigError(f"max_tokens must be at least 1, got {max_tokens!r}")
-    if not text.strip() or count_tokens(text) <= max_tokens:
-        return [text]
-
-    def fits(piece: str) -> bool:
-        return count_tokens(piece) <= max_tokens
-
-    stripped = text.strip()
-    if segmenter is None:
-        return _split(stripped, 0, fits)
-    pieces: list[str] = []
-    for start, end in _sentence_spans(stripped, segmenter):
-        sentence = stripped[start:end]
-        pieces.extend([sentence] if fits(sentence) else _split(sentence, 0, fits))
-    return pieces
-
-
-def _sentence_spans(text: str, segmenter: Segmenter) -> list[tuple[int, int]]:
-    """The sentences of ``text`` as spans, found window by window (see ``_SENTENCE_WINDOW``)."""
-    spans: list[tuple[int, int]] = []
-    start = 0
-    while start < len(text):
-        end = _window_end(text, start)
-        found = [(start + s.start, start + s.end) for s in segmenter.segment(text[start:end]).segments]
-        if end < len(text) and len(found) > 1:
-            # The window's last sentence may go on after it: segment it again with what follows.
-            start = found.pop()[0]
-        else:
-            start = end
-        spans.extend(found)
-    return spans
-
-
-def _window_end(text: str, start: int) -> int:
-    """Where the segmenter's window from ``start`` ends: at a space if there is one, never inside a word."""
-    end = start + _SENTENCE_WINDOW
-    if end >= len(text):
-        return len(text)
-    space = max(text.rfind(" ", start + 1, end), text.rfind("\n", start + 1, end))
-    if space > start:
-        return space
-    # No space (Chinese, Japanese, Thai...): cut anywhere but before a combining mark.
-    while end > start + 1 and unicodedata.combining(text[end]):
-        end -= 1
-    return end
-
-
-def _split(text: str, level: int, fits: Callable[[str], bool]) -> list[str]:
-    """Split ``text`` (stripped, known too long) at boundaries of ``level`` or weaker."""
-    if level < len(_CLAUSE_LEVELS):
-        cuts = [m.end() for m in _CLAUSE_LEVELS[level].finditer(text) if 0 < m.end() < len(text)]
-        if not cuts:
-            return _split(text, level + 1, fits)
-        bounds = [0, *cuts, len(text)]
-        atoms = [(bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1)]
-    elif level == len(_CLAUSE_LEVELS):
-        atoms = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
-        if len(atoms) < 2:
-            return _split(text, level + 1, fits)
-    else:
-        return _split_chars(text, fits)
-
-    pieces: list[str] = []
-    for start, end in _pack(atoms, lambda first, last: fits(text[atoms[first][0] : atoms[last][1]].strip())):
-        piece = text[start:end].strip()
-        if not piece:
-            continue
-        if fits(piece):
-            pieces.append(piece)
-        else:
-            pieces.extend(_split(piece, level + 1, fits))
-    return pieces
-
-
-def _pack(atoms: list[tuple[int, int]], fits: Callable[[int, int], bool]) -> list[tuple[int, int]]:
-    """Group consecutive atoms greedily into the longest runs that fit.
-
-    ``fits(first, last)`` tells whether ``atoms[first..last]`` fits. An atom
-    that does not fit alone is returned alone.
-    """
-    runs = []
-    first = 0
-    while first < len(atoms):
-        last = _longest(first, len(atoms) - 1, lambda end: fits(first, end))
-        runs.append((atoms[first][0], atoms[last][1]))
-        first = last + 1
-    return runs
-
-
-def _longest(first: int, limit: int, fits: Callable[[int], bool]) -> int:
-    """The largest ``end`` in ``first..limit`` with ``fits(end)``, or ``first``; ``fits`` must be monotonic.
-
-    A galloping search: probes ``first + 1, + 2, + 4...`` until one fails, then
-    bisects. The probes cost at most about twice the run found, so splitting a
-    text into runs costs its length times a logarithm, where bisecting over all
-    of the rest of the text each time would cost its length squared.
-    """
-    good, step = first, 1
-    bad = limit + 1
-    while good < limit:
-        probe = min(good + step, limit)
-        if not fits(probe):
-            bad = probe
-            break
-        good, step = probe, step * 2
-    while bad - good > 1:
-        middle = (good + bad) // 2
-        if fits(middle):
-            good = middle
-        else:
-            bad = middle
-    return good
-
-
-def _split_chars(text: str, fits: Callable[[str], bool]) -> list[str]:
-    """Cut ``text`` into the longest runs of characters that fit (never before a combining mark)."""
-    pieces = []
-    start = 0
-    while start < len(text):
-        # text[start:end] for the largest end that fits (at least one character).
-        end = _longest(start + 1, len(text), lambda stop: fits(text[start:stop].strip()))
-        # Keep a base character with its combining marks when the run allows it.
-        while start + 1 < end < len(text) and unicodedata.combining(text[end]):
-            end -= 1
-        piece = text[start:end].strip()
-        if piece:
-            pieces.append(piece)
-        start = end
-    return pieces
 
 
 # --------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.backends.generation import Seq2SeqGenerator
 from pipeline.cache import (
     CACHE_ENV,
     TranslationCache,
@@ -26,19 +27,19 @@ SEGMENTS = ["The rover sent a selfie.", "", "It landed in May.", "The rover sent
 
 
 class Counter:
-    """Wraps ``Translator._generate`` and counts the segments it is asked for."""
+    """Wraps ``Seq2SeqGenerator.generate`` (what runs a Translator's model) and counts the segments it is asked for."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.segments = 0
-        original = Translator._generate
+        original = Seq2SeqGenerator.generate
         lock = threading.Lock()  # batches may run in worker threads
 
-        def counted(translator: Translator, batch: list, *rest: object) -> list:
+        def counted(generator: Seq2SeqGenerator, batch: list, *rest: object) -> list:
             with lock:
                 self.segments += len(batch)
-            return original(translator, batch, *rest)
+            return original(generator, batch, *rest)
 
-        monkeypatch.setattr(Translator, "_generate", counted)
+        monkeypatch.setattr(Seq2SeqGenerator, "generate", counted)
 
 
 @pytest.fixture()

@@ -319,7 +319,7 @@ def test_a_target_variant_the_model_does_not_write_is_warned_about(
 
 def test_the_native_engine_warns_once_about_a_variant(caplog: pytest.LogCaptureFixture) -> None:
     from pipeline.errors import ModelError
-    from pipeline.native import NativeTranslator
+    from pipeline.backends.native import NativeTranslator
 
     translator = NativeTranslator()
     try:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.native import NativeTranslator
+from pipeline.backends.native import NativeTranslator
 
 ROOT = Path(__file__).resolve().parents[1]
 FLORES = ROOT / "corpora" / "flores200-devtest"
@@ -49,7 +49,7 @@ def test_long_segments_reach_the_engine_in_sentences(engine, monkeypatch: pytest
     monkeypatch.setattr(NativeTranslator, "_module", staticmethod(lambda: Module))
     sources = _english(20)
     line = " ".join(sources)
-    with caplog.at_level(logging.WARNING, logger="pipeline.native"):
+    with caplog.at_level(logging.WARNING, logger="pipeline.backends.native"):
         [joined] = translator.translate([line], "en", "pt")
     assert len(caplog.messages) == 1
     assert caplog.messages[0].startswith("segment 1 has ")
@@ -64,7 +64,7 @@ def test_long_segments_reach_the_engine_in_sentences(engine, monkeypatch: pytest
 def test_a_50_kb_line_is_translated_whole(engine, tmp_path: Path) -> None:
     # In a child with a timeout: the engine given this line in one piece ran for 448 s here.
     script = textwrap.dedent(f"""
-        from pipeline.native import NativeTranslator
+        from pipeline.backends.native import NativeTranslator
         text = " ".join(open({str(FLORES / "eng_Latn.devtest")!r}, encoding="utf-8").read().split())[:50_000]
         [out] = NativeTranslator(threads=1).translate([text], "en", "pt")
         print(len(text.split()), len(out.split()))

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline import segment as segment_module
+from pipeline.batching import SENTENCE_WINDOW, split_long
 from pipeline.errors import ConfigError, InputError, LanguageError
 from pipeline.segment import (
     AUTO_BACKEND,
@@ -26,7 +27,6 @@ from pipeline.segment import (
     Segmenter,
     backend_for,
     is_unspaced,
-    split_long,
 )
 
 DATA = Path(__file__).parent / "data"
@@ -441,7 +441,7 @@ def test_property_pysbd_keeps_text(text: str) -> None:
 
 
 # --------------------------------------------------------------------------
-# split_long
+# split_long (pipeline.batching, which splits a segment with this module's sentences)
 # --------------------------------------------------------------------------
 
 
@@ -536,7 +536,7 @@ def test_split_long_without_a_segmenter_packs_across_sentences() -> None:
 def test_split_long_segments_window_by_window_like_the_whole(lang: str, file: str, lines: int, joiner: str) -> None:
     # The segmenter sees windows of the line; the sentences must be those of the whole line.
     text = joiner.join((FLORES / f"{file}.devtest").read_text(encoding="utf-8").splitlines()[:lines])
-    assert len(text) > 2 * segment_module._SENTENCE_WINDOW
+    assert len(text) > 2 * SENTENCE_WINDOW
     segmenter = Segmenter(lang)
     whole = segmenter.segment(text).texts
     budget = max(map(len, whole))

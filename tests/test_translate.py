@@ -16,13 +16,15 @@ from hypothesis import strategies as st
 
 import tinymodels
 from pipeline import translate as translate_module
+from pipeline.backends.generation import DEFAULT_MAX_SOURCE
+from pipeline.batching import split_long
 from pipeline.errors import ConfigError, LanguageError, ModelError
 from pipeline.languages import parse_language
 from pipeline.models import ModelInfo, open_model
 from pipeline.models.bergamot.family import BergamotFamily
-from pipeline.segment import Segmenter, split_long
 from pipeline.models.defaults import DEFAULT_MODEL, default_model
 from pipeline.models.registry import builtin_names
+from pipeline.segment import Segmenter
 from pipeline.translate import Translator
 
 WORDS = " ".join(tinymodels.corpus_lines(per_language=20)).split()
@@ -104,7 +106,7 @@ def test_model_not_found_when_translating() -> None:
 def test_max_source_tokens(tiny_translator) -> None:
     assert tiny_translator("marian").max_source_tokens == tinymodels.MAX_POSITIONS
     # T5 has relative positions and its tokenizer names no limit: the default.
-    assert tiny_translator("t5").max_source_tokens == translate_module._DEFAULT_MAX_SOURCE
+    assert tiny_translator("t5").max_source_tokens == DEFAULT_MAX_SOURCE
 
 
 def test_count_tokens_is_the_sentencepiece_count(tiny_translator, tiny_model) -> None:
@@ -315,7 +317,7 @@ def test_long_segments_are_split_not_truncated(kind: str, tgt: str, joiner: str,
         setattr(tokenizer, attr, value)
     tokens = len(tokenizer(direction.prefix + long)["input_ids"])
     assert tokens > translator.max_source_tokens
-    with caplog.at_level(logging.WARNING, logger="pipeline.translate"):
+    with caplog.at_level(logging.WARNING, logger="pipeline"):
         out = translator.translate(["Hello.", long], "en", tgt)
     pieces = split_long(long, translator.max_source_tokens,
                         lambda text: len(tokenizer(direction.prefix + text)["input_ids"]), segmenter=Segmenter("en"))
@@ -330,7 +332,7 @@ def test_a_piece_cut_even_alone_is_reported(tiny_model, monkeypatch: pytest.Monk
     # Only when one character is more tokens than the model takes: here a budget of 1 (</s> alone).
     translator = Translator(str(tiny_model("marian")), max_length=4)
     monkeypatch.setattr(Translator, "max_source_tokens", property(lambda self: 1))
-    with caplog.at_level(logging.WARNING, logger="pipeline.translate"):
+    with caplog.at_level(logging.WARNING, logger="pipeline"):
         translator.translate(["Hi"], "en", "de")
     tokenizer = translator.loaded.tokenizer
     pieces = ["H", "i"]
@@ -341,7 +343,7 @@ def test_a_piece_cut_even_alone_is_reported(tiny_model, monkeypatch: pytest.Monk
 
 def test_unknown_pieces_warning(tiny_translator, caplog: pytest.LogCaptureFixture) -> None:
     segments = ["Hello world.", "😀 🎉 😀 🎉", "", "The report. 😀", "🙂🙃 ☃ ☄"]
-    with caplog.at_level(logging.WARNING, logger="pipeline.translate"):
+    with caplog.at_level(logging.WARNING, logger="pipeline"):
         tiny_translator("nllb").translate(segments, "en", "pt")
     assert ("2 of 5 segments are mostly <unk> pieces for this model (emoji, other scripts?): 2, 5"
             in caplog.messages)
@@ -349,7 +351,7 @@ def test_unknown_pieces_warning(tiny_translator, caplog: pytest.LogCaptureFixtur
 
 def test_length_limit_warning(tiny_model, caplog: pytest.LogCaptureFixture) -> None:
     translator = Translator(str(tiny_model("marian-multi")), max_length=1)
-    with caplog.at_level(logging.WARNING, logger="pipeline.translate"):
+    with caplog.at_level(logging.WARNING, logger="pipeline"):
         out = translator.translate(["Hello world.", "", "The report is long."], "en", "pt")
     assert len(out) == 3
     assert "2 segments stopped at the length limit and may be cut short (raise max_length?): 1, 3" in caplog.messages
@@ -396,7 +398,7 @@ def test_a_hundred_sentences_on_one_line_translate_like_a_hundred_lines(
 
     sources = (FLORES / "eng_Latn.devtest").read_text(encoding="utf-8").splitlines()[:100]
     reference = " ".join((FLORES / "por_Latn.devtest").read_text(encoding="utf-8").splitlines()[:100])
-    with caplog.at_level(logging.WARNING, logger="pipeline.translate"):
+    with caplog.at_level(logging.WARNING, logger="pipeline"):
         [joined] = embedded.translate([" ".join(sources)], "en", "pt")
     assert re.fullmatch(r"segment 1 has \d+ tokens, more than the 128 the model takes: translated in \d+ pieces",
                         caplog.messages[0])
@@ -411,12 +413,12 @@ def test_a_hundred_sentences_on_one_line_translate_like_a_hundred_lines(
 def test_the_models_own_length_limit_is_reported(embedded: Translator, monkeypatch: pytest.MonkeyPatch,
                                                   caplog: pytest.LogCaptureFixture) -> None:
     sentences = (FLORES / "eng_Latn.devtest").read_text(encoding="utf-8").splitlines()[:20]
-    with caplog.at_level(logging.WARNING, logger="pipeline.translate"):
+    with caplog.at_level(logging.WARNING, logger="pipeline"):
         full = embedded.translate(sentences, "en", "pt")
     assert caplog.messages == []  # Marian's 2.5 x the source stops no real sentence
     # A factor of 0.5 forces </s> halfway through every translation.
     monkeypatch.setattr(embedded.loaded.model.config, "max_length_factor", 0.5)
-    with caplog.at_level(logging.WARNING, logger="pipeline.translate"):
+    with caplog.at_level(logging.WARNING, logger="pipeline"):
         cut = embedded.translate(sentences[:3], "en", "pt")
     assert all(len(short) < len(whole) for short, whole in zip(cut, full))
     assert caplog.messages == [

