@@ -25,8 +25,8 @@ from pipeline.progress import batch_done
 if TYPE_CHECKING:
     from pipeline.segment import Segmenter
 
-__all__ = ["SENTENCE_WINDOW", "Chunk", "Item", "assemble", "chunks", "count_done", "cut_to_fit", "numbers", "split_long",
-           "token_batches"]
+__all__ = ["SENTENCE_WINDOW", "Chunk", "Item", "assemble", "chunks", "count_done", "cut_to_fit", "numbers",
+           "split_long", "token_batches"]
 
 logger = logging.getLogger(__name__)
 

@@ -281,7 +281,7 @@ def translate_chunks(
             raise ModelError(f"the translator returned {len(translated)} translations for {len(misses)} segments")
         stats.from_cache += len(found)
         stats.translated.extend(misses)
-        found.update(zip(misses, translated))
+        found.update(zip(misses, translated, strict=True))  # lengths checked above
         if cache is not None and misses:
             cache.put_many((keys[n], found[n]) for n in misses)
         yield [(n, found[n]) for n in chunk]

@@ -31,7 +31,9 @@ WORDS = " ".join(tinymodels.corpus_lines(per_language=20)).split()
 FLORES = Path(__file__).resolve().parents[1] / "corpora" / "flores200-devtest"
 
 
-@pytest.mark.parametrize(("src", "tgt"), [pytest.param("en", "pt-BR", id="en-pt"), pytest.param("pt", "en-US", id="pt-en")])
+@pytest.mark.parametrize(
+    ("src", "tgt"), [pytest.param("en", "pt-BR", id="en-pt"), pytest.param("pt", "en-US", id="pt-en")]
+)
 def test_the_default_model_of_a_direction_opens_and_translates_it(src: str, tgt: str) -> None:
     info = open_model(default_model(src, tgt))
     # The model's family accepts the pair (it raises LanguageError for any other) and names it.
