@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.backends.generation import Seq2SeqGenerator
 from pipeline.cli import main
-from pipeline.translate import Translator
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTICLE = ROOT / "corpora" / "automated-translation-article.en.txt"
@@ -133,7 +133,7 @@ def test_a_finished_task_is_skipped(
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("the model was called for a finished task")
 
-    monkeypatch.setattr(Translator, "_generate", refuse)
+    monkeypatch.setattr(Seq2SeqGenerator, "generate", refuse)
     assert main(["-q", "run", "--no-cache", str(config)]) == 0
     (result,) = json.loads((out / "scores.json").read_text(encoding="utf-8"))["results"]
     assert result["segments"] == 240
