@@ -30,15 +30,22 @@ from __future__ import annotations
 
 import logging
 import os
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
 from pipeline.errors import ConfigError, InputError
-from pipeline.languages import Language, parse_language
-from pipeline.segment import is_unspaced
+from pipeline.languages import (
+    HAN_SCRIPTS,
+    JAPANESE_SCRIPTS,
+    KOREAN_SCRIPTS,
+    UNSPACED_SCRIPTS,
+    Language,
+    is_unspaced,
+    looks_unspaced,
+    parse_language,
+)
 
 if TYPE_CHECKING:
     from sacrebleu.metrics.base import Metric
@@ -62,10 +69,6 @@ logger = logging.getLogger(__name__)
 METRICS: tuple[str, ...] = ("bleu", "chrf", "chrf++", "ter")
 """The metrics, in report order."""
 
-_HAN_SCRIPTS = frozenset({"Hans", "Hant", "Hani"})
-_JAPANESE_SCRIPTS = frozenset({"Jpan", "Hira", "Kana"})
-_KOREAN_SCRIPTS = frozenset({"Kore", "Hang"})
-_UNSPACED_SCRIPTS = frozenset({"Thai", "Laoo", "Khmr", "Mymr", "Tibt"})
 _MECAB_EXTRAS = {"ja-mecab": "sacrebleu[ja]", "ko-mecab": "sacrebleu[ko]"}
 
 TER_MAX_CELLS_ENV = "MTPIPE_TER_MAX_CELLS"
@@ -141,13 +144,13 @@ def bleu_tokenizer(tgt_lang: str | Language) -> str:
     language = _language(tgt_lang)
     # By script, so that zh-Hant, yue and zh-Hans all get the Chinese tokenizer
     # (sacrebleu's own trg_lang mapping knows only the exact codes zh, ja and ko).
-    if language.script in _HAN_SCRIPTS:
+    if language.script in HAN_SCRIPTS:
         return "zh"
-    if language.script in _JAPANESE_SCRIPTS:
+    if language.script in JAPANESE_SCRIPTS:
         return _mecab_or_char("ja-mecab")
-    if language.script in _KOREAN_SCRIPTS:
+    if language.script in KOREAN_SCRIPTS:
         return _mecab_or_char("ko-mecab")
-    if language.script in _UNSPACED_SCRIPTS:
+    if language.script in UNSPACED_SCRIPTS:
         return "char"
     return "13a"
 
@@ -172,7 +175,7 @@ def _mecab_or_char(tokenizer: str) -> str:
 
 
 def _ter_asian(language: Language) -> bool:
-    return language.script in _HAN_SCRIPTS | _JAPANESE_SCRIPTS
+    return language.script in HAN_SCRIPTS | JAPANESE_SCRIPTS
 
 
 def metric_for(name: str, tgt_lang: str | Language, *, sentence: bool = False, tokenize: str | None = None) -> Metric:
@@ -477,7 +480,7 @@ def align_document(
 
     groups = _group(paragraph_ids)
     n_paragraphs = len(groups)
-    unspaced = is_unspaced(tgt_lang) if tgt_lang else _looks_unspaced(references)
+    unspaced = is_unspaced(tgt_lang) if tgt_lang else looks_unspaced(references)
     joiner = "" if unspaced else " "
 
     aligned_refs: list[list[str]] = []
@@ -546,19 +549,3 @@ def _blocks(lines: Sequence[str]) -> list[list[str]]:
 def _join(pieces: Sequence[str], joiner: str) -> str:
     return joiner.join(piece.strip() for piece in pieces if piece.strip())
 
-
-def _looks_unspaced(references: Sequence[Sequence[str]]) -> bool:
-    """Guess from the text: mostly Han/kana/Thai-like letters means no spaces between sentences."""
-    unspaced = letters = 0
-    for stream in references:
-        for line in stream:
-            for char in line:
-                if char.isalpha():
-                    letters += 1
-                    unspaced += _is_unspaced_char(char)
-    return letters > 0 and unspaced * 2 > letters
-
-
-def _is_unspaced_char(char: str) -> bool:
-    name = unicodedata.name(char, "")
-    return name.startswith(("CJK ", "HIRAGANA", "KATAKANA", "THAI", "LAO", "KHMER", "MYANMAR", "TIBETAN"))

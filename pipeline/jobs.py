@@ -295,7 +295,7 @@ def _failed(system: SystemConfig, corpus: PreparedCorpus, tgt: str, error: str) 
 
 
 def _count_tokens(texts: list[str], tgt: str) -> int:
-    from pipeline.segment import is_unspaced
+    from pipeline.languages import is_unspaced
 
     if is_unspaced(tgt):
         return sum(len("".join(text.split())) for text in texts)

@@ -24,9 +24,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pipeline.errors import LanguageError, ModelError
-from pipeline.languages import parse_language
+from pipeline.languages import is_unspaced, parse_language
 from pipeline.models.bergamot.family import BergamotFamily
-from pipeline.segment import Segmenter, is_unspaced, split_long
+from pipeline.segment import Segmenter, split_long
 
 __all__ = ["NATIVE_MODEL", "NativeTranslator"]
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.errors import ConfigError
-from pipeline.languages import parse_language
+from pipeline.languages import is_unspaced, parse_language
 from pipeline.models import (
     LoadedModel,
     ModelInfo,
@@ -42,7 +42,7 @@ from pipeline.models import (
 )
 from pipeline.models.registry import Direction
 from pipeline.progress import batch_done
-from pipeline.segment import Segmenter, is_unspaced, split_long
+from pipeline.segment import Segmenter, split_long
 
 __all__ = ["DEFAULT_MODEL", "Translator", "usable_cores"]
 
