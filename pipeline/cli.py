@@ -419,7 +419,8 @@ def _translate_lines(args: argparse.Namespace, translator: Any, lines: list[str]
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from pipeline.evaluate import check_alignment, score_corpus
+    from pipeline.align import check_alignment
+    from pipeline.evaluate import score_corpus
     from pipeline.textio import read_lines
 
     hypotheses = read_lines(args.file)

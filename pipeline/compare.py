@@ -88,7 +88,7 @@ def _testset(
     sources = list(corpus.segments)
     hypotheses = {t.system: t.hypotheses for t in tasks if t.error is None}
     if corpus.paragraph_ids is not None:
-        from pipeline.evaluate import align_document
+        from pipeline.align import align_document
 
         # Score (and show) documents the way the job did: by segment, or by paragraph.
         source_alignment = align_document(sources, corpus.paragraph_ids, references, tgt_lang=src)

@@ -131,7 +131,7 @@ def prepare_corpus(corpus: CorpusConfig) -> PreparedCorpus:
     Raises:
         InputError: a file is missing, empty, not UTF-8, or its line count does not match.
     """
-    from pipeline.evaluate import align_document, check_alignment
+    from pipeline.align import align_document, check_alignment
 
     if corpus.sacrebleu:
         source, reference_files = _sacrebleu_files(corpus)
@@ -427,7 +427,8 @@ def _run_task(
     cache: TranslationCache | None = None,
     progress: ProgressCallback | None = None,
 ) -> TaskResult:
-    from pipeline.evaluate import align_document, score_corpus
+    from pipeline.align import align_document
+    from pipeline.evaluate import score_corpus
 
     src = corpus.config.src_lang
     # config.py has checked that these names stay in out_dir and that no two tasks share one.

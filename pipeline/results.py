@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.errors import ConfigError
-from pipeline.evaluate import METRICS
 from pipeline.measure import Speed
+from pipeline.metrics import METRIC_NAMES, check_metrics
 from pipeline.significance import Method, SystemStat
 
 __all__ = ["Comparison", "Speed", "SystemInfo", "SystemStat", "TestSetResult"]
@@ -76,7 +76,7 @@ class Comparison:
         baseline: the name of the system the others are tested against.
         systems: every system, in report order, including the failed ones.
         testsets: one result per test set and direction.
-        metrics: the metrics to report, names from ``METRICS``.
+        metrics: the metrics to report, names from ``pipeline.metrics.METRICS``.
         method: the paired test: ``"bs"`` (bootstrap resampling) or ``"ar"`` (approximate randomization).
         alpha: the significance level the tests used.
 
@@ -88,7 +88,7 @@ class Comparison:
     baseline: str
     systems: list[SystemInfo]
     testsets: list[TestSetResult]
-    metrics: tuple[str, ...] = METRICS
+    metrics: tuple[str, ...] = METRIC_NAMES
     method: Method = "bs"
     alpha: float = 0.05
 
@@ -101,9 +101,7 @@ class Comparison:
             raise ConfigError(
                 f"baseline {self.baseline!r} is not one of the systems (systems: {', '.join(names) or 'none'})"
             )
-        unknown = [metric for metric in self.metrics if metric not in METRICS]
-        if unknown:
-            raise ConfigError(f"unknown metric {unknown[0]!r} (known: {', '.join(METRICS)})")
+        check_metrics(self.metrics)
 
     def system(self, name: str) -> SystemInfo:
         """The :class:`SystemInfo` called ``name``.

@@ -13,17 +13,11 @@ import sacrebleu
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline import evaluate
+from pipeline import metrics
+from pipeline.align import align_document, check_alignment
 from pipeline.errors import ConfigError, InputError, LanguageError
-from pipeline.evaluate import (
-    METRICS,
-    align_document,
-    bleu_tokenizer,
-    check_alignment,
-    metric_for,
-    score_corpus,
-    score_sentences,
-)
+from pipeline.evaluate import score_corpus, score_sentences
+from pipeline.metrics import METRICS, bleu_tokenizer, metric_for
 
 DATA = Path(__file__).parent / "data"
 CORPORA = Path(__file__).parent.parent / "corpora"
@@ -197,9 +191,9 @@ def test_ter_on_chinese_counts_characters() -> None:
 
 @pytest.fixture()
 def fresh_mecab_cache():
-    evaluate._mecab_or_char.cache_clear()
+    metrics._mecab_or_char.cache_clear()
     yield
-    evaluate._mecab_or_char.cache_clear()
+    metrics._mecab_or_char.cache_clear()
 
 
 @pytest.mark.parametrize(("code", "module", "cls", "extra"), [
@@ -213,7 +207,7 @@ def test_mecab_missing_falls_back_to_char(
     import importlib
 
     monkeypatch.setattr(importlib.import_module(f"sacrebleu.tokenizers.{module}"), "MeCab", None)
-    with caplog.at_level(logging.WARNING, logger="pipeline.evaluate"):
+    with caplog.at_level(logging.WARNING, logger="pipeline.metrics"):
         assert bleu_tokenizer(code) == "char"
         assert bleu_tokenizer(code) == "char"
     assert caplog.text.count("needs MeCab") == 1  # warned once, not per call

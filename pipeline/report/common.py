@@ -6,8 +6,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.metrics import METRICS
 from pipeline.results import Comparison, Speed, TestSetResult
-from pipeline.significance import HIGHER_IS_BETTER, SystemStat
+from pipeline.significance import SystemStat
 
 SCHEMA_VERSION = 2
 """The version of ``report.json``'s layout; raised on any incompatible change.
@@ -16,7 +17,7 @@ SCHEMA_VERSION = 2
 ``translation_seconds``), with ``segments_translated``, ``segments_from_cache`` and ``segments_resumed``.
 """
 
-METRIC_LABELS: dict[str, str] = {"bleu": "BLEU", "chrf": "chrF", "chrf++": "chrF++", "ter": "TER"}
+METRIC_LABELS: dict[str, str] = {name: spec.label for name, spec in METRICS.items()}
 
 METHOD_LABELS: dict[str, str] = {"bs": "paired bootstrap resampling", "ar": "paired approximate randomization"}
 
@@ -67,7 +68,7 @@ def _label(testset: TestSetResult) -> str:
 
 
 def _metric_title(metric: str) -> str:
-    return f"{METRIC_LABELS[metric]} ({'higher' if HIGHER_IS_BETTER[metric] else 'lower'} is better)"
+    return f"{METRIC_LABELS[metric]} ({'higher' if METRICS[metric].higher_is_better else 'lower'} is better)"
 
 
 def _legend(comparison: Comparison) -> list[str]:
