@@ -287,38 +287,28 @@ def _bounded_ter() -> type:
     """sacrebleu's TER, refusing a line before scoring it when its edit-distance table would be too large.
 
     Made on first use, so that importing this module does not import sacrebleu.
-    Scores are sacrebleu's own: only ``_extract_corpus_statistics``, which
-    ``corpus_score``, ``sentence_score`` and the paired tests all go through,
-    gets a check in front of it.
+    Scores are sacrebleu's own: the check runs in front of the statistics that
+    ``corpus_score``, ``sentence_score`` and the paired tests all go through
+    (the hook is :func:`pipeline.sacrebleu_compat.checked_ter`).
     """
-    from sacrebleu.metrics import TER
+    from pipeline.sacrebleu_compat import checked_ter
 
-    class BoundedTER(TER):
+    class BoundedTER(checked_ter()):
         def __init__(self, *, max_cells: int, **kwargs: Any) -> None:
-            super().__init__(**kwargs)
             self.max_cells = max_cells
+            super().__init__(**kwargs)
 
         def check_lines(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> None:
             """Refuse the first line too long to score (``references``: one stream per reference)."""
-            refs = [[self._words(stream[i]) for stream in references] for i in range(len(hypotheses))]
-            self._check(hypotheses, refs)
+            refs = [[self.words(stream[i]) for stream in references] for i in range(len(hypotheses))]
+            self.check_line_sizes(hypotheses, refs)
 
-        def _extract_corpus_statistics(self, hypotheses: Sequence[str], references: Any) -> Any:
-            cache = self._cache_references(references) if references else self._ref_cache
-            if cache:
-                self._check(hypotheses, [[len(words) for words in line["ref_words"]] for line in cache])
-            return super()._extract_corpus_statistics(hypotheses, references)
-
-        def _words(self, text: str) -> int:
-            # The words TER aligns: its own tokenization, as _preprocess_segment does it.
-            return len(self._preprocess_segment(text).split())
-
-        def _check(self, hypotheses: Sequence[str], ref_words: Sequence[Sequence[int]]) -> None:
-            for number, (hypothesis, counts) in enumerate(zip(hypotheses, ref_words, strict=False), 1):
+        def check_line_sizes(self, hypotheses: Sequence[str], ref_word_counts: Sequence[Sequence[int]]) -> None:
+            for number, (hypothesis, counts) in enumerate(zip(hypotheses, ref_word_counts, strict=False), 1):
                 longest = max(counts, default=0)
                 if longest * len(hypothesis) <= self.max_cells:  # no more words than characters: cheap test first
                     continue
-                words = self._words(hypothesis)
+                words = self.words(hypothesis)
                 if words * longest > self.max_cells:
                     raise InputError(
                         f"TER cannot score line {number}: its hypothesis has {words:,} words and its reference "

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pipeline.align import check_alignment
 from pipeline.errors import ConfigError, InputError
 from pipeline.metrics import METRIC_NAMES, METRICS, metric_for
+from pipeline.sacrebleu_compat import seed_paired_test
 
 if TYPE_CHECKING:
     from sacrebleu.metrics.base import Metric
@@ -191,10 +192,8 @@ def compare_systems(
                 n_samples=n_samples,
                 n_ar_confidence=n_ar_confidence,
             )
-            if seed == 0:
-                # PairedTest hands its paired tests `seed if seed else None`: 0 would run them unseeded,
-                # different on every run. Give them the 0 that numpy takes as a seed like any other.
-                test._fn = _seeded(test._fn, seed)
+            if seed == 0:  # PairedTest would run its tests unseeded (see seed_paired_test)
+                seed_paired_test(test, seed)
             signatures, results = test()
             names = results.pop("System")
             # PairedTest keys its results by sacrebleu's display names (BLEU, chrF2, chrF2++, TER),
@@ -207,20 +206,9 @@ def compare_systems(
     return stats
 
 
-def _seeded(test: Any, seed: int) -> Any:
-    # sacrebleu's _paired_bs_test / _paired_ar_test take the seed as their last argument.
-    def run(*args: Any) -> Any:
-        return test(*args[:-1], seed)
-
-    return run
-
-
 def _scorer(name: str, tgt_lang: str, references: list[list[str]], tokenize: str | None) -> Metric:
-    metric = metric_for(name, tgt_lang, tokenize=tokenize)
-    # What sacrebleu's metric constructors do with ``references=`` (and its command line
-    # does): preprocess the references once, not once per system.
-    metric._ref_cache = metric._cache_references(references)
-    return metric
+    # The references preprocessed once (sacrebleu's ``references=``, as its command line does), not once per system.
+    return metric_for(name, tgt_lang, tokenize=tokenize, references=references)
 
 
 def _stat(result: Any, signature: str, alpha: float, baseline_score: float | None) -> SystemStat:
