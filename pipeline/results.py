@@ -1,4 +1,4 @@
-"""What a comparison of systems produced: the input of the report builders in :mod:`pipeline.report`.
+"""What a comparison of systems produced: the input of the report builders in :mod:`pipeline.reports`.
 
 A system can fail as a whole (its model is missing: :attr:`SystemInfo.error`) or
 on one test set (it stopped halfway: :attr:`TestSetResult.errors`); a test set
@@ -34,6 +34,7 @@ class SystemInfo:
     model: str
     settings: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    sentence_chrf: dict[str, list[float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ class TestSetResult:
         speed: system name -> :class:`Speed`.
         errors: system name -> why it failed on this test set (its partial output may be in ``hypotheses``).
         error: why the test set itself cannot be used (a missing or misaligned file), or ``None``.
+        sentence_chrf: system name -> its chrF per segment (``score_sentences``), for the systems
+            with one output line per segment; the reports show it, they do not compute it.
     """
 
     __test__ = False  # not a pytest test class, whatever its name says
@@ -65,6 +68,7 @@ class TestSetResult:
     speed: dict[str, Speed] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     error: str | None = None
+    sentence_chrf: dict[str, list[float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
