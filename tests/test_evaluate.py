@@ -266,6 +266,27 @@ def test_unknown_metric() -> None:
         metric_for("comet", "pt")
 
 
+def test_metrics_registry() -> None:
+    assert list(METRICS) == ["bleu", "chrf", "chrf++", "ter"]  # report order
+    assert [spec.label for spec in METRICS.values()] == ["BLEU", "chrF", "chrF++", "TER"]
+    assert [name for name, spec in METRICS.items() if not spec.higher_is_better] == ["ter"]
+    with pytest.raises(ValueError, match="metric 'bleu' is already registered"):
+        metrics.register_metric("bleu", label="BLEU", higher_is_better=True)(lambda *a, **k: None)
+
+
+def test_a_registered_metric_is_scored(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(metrics, "METRICS", dict(METRICS))  # the registry as it was, after the test
+
+    @metrics.register_metric("chrf3", label="chrF3", higher_is_better=True)
+    def _chrf3(language, *, sentence, tokenize, references):
+        return sacrebleu.metrics.CHRF(beta=3, references=references)
+
+    score = score_corpus(POR_HYP, [POR], "pt", metrics=("chrf3",))["chrf3"]
+    assert score.score == pytest.approx(sacrebleu.corpus_chrf(POR_HYP, [POR], beta=3).score)
+    with pytest.raises(ConfigError, match=r"unknown metric 'x' \(known: bleu, chrf, chrf\+\+, ter, chrf3\)"):
+        metric_for("x", "pt")
+
+
 def test_unknown_tokenizer_and_language() -> None:
     with pytest.raises(ConfigError, match=r"unknown BLEU tokenizer 'moses' \(known: .*13a.*zh"):
         metric_for("bleu", "en", tokenize="moses")

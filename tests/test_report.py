@@ -32,7 +32,18 @@ from pipeline.config import load_config
 from pipeline.errors import ConfigError
 from pipeline.evaluate import score_sentences
 from pipeline.jobs import JobResult, TaskResult, prepare_corpus
-from pipeline.reports import FORMATS, SCHEMA_VERSION, build_json, render_html, render_markdown, write_reports
+from pipeline.reports import (
+    FORMATS,
+    SCHEMA_VERSION,
+    SCORE_FORMATS,
+    build_json,
+    render_html,
+    render_markdown,
+    render_scores,
+    report_format,
+    write_reports,
+)
+from pipeline.reports.formats import register_format
 from pipeline.results import Comparison, Speed, SystemInfo, TestSetResult
 from pipeline.significance import SystemStat, compare_systems
 
@@ -253,6 +264,28 @@ def test_write_reports_writes_three_files_and_nothing_else(tmp_path):
     assert [p.name for p in paths] == ["report.json", "report.md", "report.html"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["report.html", "report.json", "report.md"]
     assert json.loads(paths[0].read_text(encoding="utf-8"))["schema_version"] == 2
+
+
+def test_formats_registry():
+    assert {name: fmt.filename for name, fmt in FORMATS.items()} == {
+        "json": "report.json", "markdown": "report.md", "html": "report.html",
+    }
+    assert report_format("markdown").render(small_comparison()) == render_markdown(small_comparison())
+    with pytest.raises(ConfigError, match=r"unknown report format 'pdf' \(known: json, markdown, html\)"):
+        report_format("pdf")
+    with pytest.raises(ConfigError, match=r"unknown score format 'xml' \(known: text, json\)"):
+        render_scores("xml", {})
+    with pytest.raises(ValueError, match="already registered"):
+        register_format("html2", filename="report.html")(render_html)
+
+
+def test_evaluate_format_choices_come_from_the_registry(capsys):
+    from pipeline.cli import build_parser
+
+    assert list(SCORE_FORMATS) == ["text", "json"]
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["evaluate", "--tgt", "pt", "--refs", "r.txt", "--format", "xml"])
+    assert "invalid choice: 'xml' (choose from 'text', 'json')" in capsys.readouterr().err
 
 
 def test_a_rendering_error_writes_nothing(tmp_path, monkeypatch):
