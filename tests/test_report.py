@@ -159,11 +159,14 @@ def test_json_has_a_schema_version_and_marks_every_failure():
     assert flores["results"]["big"]["scores"]["chrf"]["outcome"] == "not significant"
     assert flores["results"]["base"]["scores"]["bleu"]["outcome"] is None
     assert news["results"]["tiny"]["scores"]["ter"]["outcome"] == "worse"  # TER went up
-    assert flores["results"]["tiny"] == {"error": "stopped at segment 2 of 3: out of memory", "scores": {}, "speed": None}
+    assert flores["results"]["tiny"] == {
+        "error": "stopped at segment 2 of 3: out of memory", "scores": {}, "speed": None,
+    }
     assert news["results"]["ghost"]["error"].startswith("model not found")
     assert broken["error"].startswith("line counts differ")
     assert all(result["error"].startswith("test set 'broken' cannot be used") for result in broken["results"].values())
-    assert flores["results"]["big"]["scores"]["bleu"]["ci_low"] == 47.02 and news["results"]["big"]["speed"]["peak_rss_mb"] is None
+    assert flores["results"]["big"]["scores"]["bleu"]["ci_low"] == 47.02
+    assert news["results"]["big"]["speed"]["peak_rss_mb"] is None
 
 
 def test_json_writes_non_finite_numbers_as_null():
@@ -243,9 +246,16 @@ def test_markdown_escapes_names(name, shown):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        pytest.param({"baseline": "nope"}, r"baseline 'nope' is not one of the systems \(systems: a, b\)", id="baseline"),
-        pytest.param({"systems": [SystemInfo("a", "m"), SystemInfo("a", "n")]}, r"system names must be unique, got 'a'", id="duplicate"),
-        pytest.param({"metrics": ("bleu", "comet")}, r"unknown metric 'comet' \(known: bleu, chrf, chrf\+\+, ter\)", id="metric"),
+        pytest.param(
+            {"baseline": "nope"}, r"baseline 'nope' is not one of the systems \(systems: a, b\)", id="baseline"
+        ),
+        pytest.param(
+            {"systems": [SystemInfo("a", "m"), SystemInfo("a", "n")]}, r"system names must be unique, got 'a'",
+            id="duplicate",
+        ),
+        pytest.param(
+            {"metrics": ("bleu", "comet")}, r"unknown metric 'comet' \(known: bleu, chrf, chrf\+\+, ter\)", id="metric"
+        ),
     ],
 )
 def test_bad_comparisons_are_named(kwargs, message):
@@ -380,7 +390,8 @@ def test_html_speed_table_and_chart_say_what_they_cover():
     assert sorted(map(float, bars)) == [round(360 * rate / 40.5, 1) for rate in (3.1, 14.2, 40.5)]
     assert '<text class="speed-none" x="306" y="67">—, all from cache</text>' in section
     assert '<text class="speed-value" x="666.0" y="111">40.5 (1 of 2 translated)</text>' in section
-    assert "<title>big on news (en→de): no segments/s (all resumed); 0 translated, 0 from cache, 2 resumed</title>" in section
+    assert ("<title>big on news (en→de): no segments/s (all resumed); 0 translated, 0 from cache, 2 resumed</title>"
+            in section)
 
 
 def test_html_shows_the_sentence_chrf_it_is_given():
@@ -412,7 +423,9 @@ def _compared_job(tmp_path: Path) -> Comparison:
         encoding="utf-8",
     )
     config = load_config(tmp_path / "job.toml")
-    tasks = [TaskResult("c", system, "m", "en", "pt", len(SOURCES), hypotheses=hyps) for system, hyps in OUTPUTS.items()]
+    tasks = [
+        TaskResult("c", system, "m", "en", "pt", len(SOURCES), hypotheses=hyps) for system, hyps in OUTPUTS.items()
+    ]
     job = JobResult(config.name, tmp_path, tmp_path / "scores.json", tasks, corpora=[prepare_corpus(config.corpora[0])])
     return build_comparison(config, job, n=20)
 
@@ -462,7 +475,8 @@ def real_report(tmp_path_factory) -> Path:
     sources = (FLORES / "eng_Latn.devtest").read_text(encoding="utf-8").splitlines()[:120]
     refs = (FLORES / "por_Latn.devtest").read_text(encoding="utf-8").splitlines()[:120]
     sources[3], sources[4] = TITLE_PAYLOAD, IMG_PAYLOAD
-    hyps = {"base": _degrade(refs, 1), "better": refs[:50] + _degrade(refs, 1)[50:], "worse": _degrade(_degrade(refs, 2), 3)}
+    hyps = {"base": _degrade(refs, 1), "better": refs[:50] + _degrade(refs, 1)[50:],
+            "worse": _degrade(_degrade(refs, 2), 3)}
     hyps["worse"][5] = ALERT_PAYLOAD
     flores = TestSetResult(
         "flores", "en", "pt", sources, [refs], hyps, compare_systems(hyps, [refs], "pt", n=200),
@@ -580,15 +594,18 @@ def test_the_sentence_browser_sorts_filters_and_diffs(real_report, browser):
     assert browser.evaluate("document.getElementById('b-status').textContent").endswith("(120 before filtering).")
 
     # Choose B = worse, only rows where A and B differ.
-    browser.evaluate("{ const f = document.getElementById('b-filter'); f.value = ''; f.dispatchEvent(new Event('input'));"
+    browser.evaluate("{ const f = document.getElementById('b-filter'); f.value = '';"
+                     " f.dispatchEvent(new Event('input'));"
                      " const b = document.getElementById('b-b'); b.value = '2'; b.dispatchEvent(new Event('change'));"
-                     " const d = document.getElementById('b-differ'); d.checked = true; d.dispatchEvent(new Event('change')) }")
+                     " const d = document.getElementById('b-differ'); d.checked = true;"
+                     " d.dispatchEvent(new Event('change')) }")
     assert browser.evaluate("document.querySelector('#b-table .line.b .who').textContent") == "B: worse"
     assert browser.evaluate(f"{rows}.every(r => r.querySelector('.line.a .text').textContent !="
                             " r.querySelector('.line.b .text').textContent)")
 
     # Another test set: its systems; the failed ones listed.
-    browser.evaluate("{ const t = document.getElementById('b-testset'); t.value = '1'; t.dispatchEvent(new Event('change')) }")
+    browser.evaluate("{ const t = document.getElementById('b-testset'); t.value = '1';"
+                     " t.dispatchEvent(new Event('change')) }")
     assert browser.evaluate(f"{rows}.length") == 1  # still only where A and B differ
     browser.evaluate("document.getElementById('b-differ').click()")
     assert browser.evaluate(f"{rows}.length") == 2
