@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import logging
 import os
 import sys
@@ -52,6 +51,7 @@ def _verbosity(default: Any) -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, with one sub-command per stage."""
+    from pipeline.reports import SCORE_FORMATS
     from pipeline.segment import BACKEND_CHOICES, DEFAULT_BACKEND
 
     fmt = _HelpFormatter
@@ -112,8 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--refs", action="append", required=True, metavar="REF", help="reference file (repeatable)")
     ev.add_argument("--tgt", required=True, help="target language (picks the tokenizer for zh/ja/ko)")
-    ev.add_argument("--format", choices=("text", "json"), default="text",
-                    help="text: sacrebleu's lines with signatures; json: scores and signatures by metric")
+    ev.add_argument("--format", choices=tuple(SCORE_FORMATS), default=next(iter(SCORE_FORMATS)),
+                    help="; ".join(f"{f.name}: {f.description}" for f in SCORE_FORMATS.values()))
     ev.add_argument("file", nargs="?", default="-", metavar="HYP", help="hypotheses; - or nothing for stdin")
 
     run = sub.add_parser("run", help="run a job file", formatter_class=fmt, parents=[verbosity],
@@ -404,18 +404,16 @@ def _translate_lines(args: argparse.Namespace, translator: Any, lines: list[str]
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from pipeline.evaluate import check_alignment, score_corpus
+    from pipeline.align import check_alignment
+    from pipeline.evaluate import score_corpus
+    from pipeline.reports import render_scores
     from pipeline.textio import read_lines
 
     hypotheses = read_lines(args.file)
     references = [read_lines(path) for path in args.refs]
     check_alignment(hypotheses, references, names=[args.file if args.file != "-" else "<stdin>", *args.refs])
     scores = score_corpus(hypotheses, references, args.tgt)
-    if args.format == "json":
-        payload = {name: {"score": s.score, "signature": s.signature, "text": s.text} for name, s in scores.items()}
-        _write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
-    else:
-        _write("".join(f"{s.text}\n" for s in scores.values()))
+    _write(render_scores(args.format, scores))
     return 0
 
 
@@ -454,7 +452,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace, config, out: str | None) -> int:  # noqa: ANN001 - a JobConfig
     from pipeline.compare import compare_job
-    from pipeline.report import render_markdown
+    from pipeline.reports import render_markdown
 
     cache, bar = _open_cache(args), _ProgressBar(disable=args.quiet)
     try:

@@ -1,4 +1,4 @@
-"""Compare a job's systems: confidence intervals, paired significance tests, and the reports.
+"""Compare a job's systems: confidence intervals, paired significance tests, sentence chrF, and the reports.
 
 Built on a finished :class:`pipeline.jobs.JobResult`, so every system's
 translations are computed once (by the job) and reused for every metric.
@@ -12,8 +12,9 @@ from typing import Any
 
 from pipeline.backends import backend_for
 from pipeline.config import JobConfig, SystemConfig
+from pipeline.evaluate import score_sentences
 from pipeline.jobs import JobResult, PreparedCorpus, run_job
-from pipeline.report import write_reports
+from pipeline.reports import write_reports
 from pipeline.results import Comparison, SystemInfo, TestSetResult
 from pipeline.significance import Method, compare_systems
 
@@ -63,7 +64,8 @@ def build_comparison(
     for corpus in config.corpora:
         if corpus.name in job.corpus_errors:
             for tgt in corpus.tgt_langs:
-                testsets.append(TestSetResult(corpus.name, corpus.src_lang, tgt, [], [], error=job.corpus_errors[corpus.name]))
+                error = job.corpus_errors[corpus.name]
+                testsets.append(TestSetResult(corpus.name, corpus.src_lang, tgt, [], [], error=error))
             continue
         for tgt in corpus.tgt_langs:
             testsets.append(_testset(prepared[corpus.name], tgt, job, baseline, method=method, n=n, seed=seed))
@@ -85,7 +87,7 @@ def _testset(
     sources = list(corpus.segments)
     hypotheses = {t.system: t.hypotheses for t in tasks if t.error is None}
     if corpus.paragraph_ids is not None:
-        from pipeline.evaluate import align_document
+        from pipeline.align import align_document
 
         # Score (and show) documents the way the job did: by segment, or by paragraph.
         source_alignment = align_document(sources, corpus.paragraph_ids, references, tgt_lang=src)
@@ -102,9 +104,15 @@ def _testset(
         stats = compare_systems(
             ordered, references, tgt, method=method, n=n, seed=seed, paired=baseline in hypotheses and len(ordered) > 1
         )
+    # Each system's chrF per segment, for the reports' sentence browser.
+    sentence_chrf = {
+        system: score_sentences(hyps, references, tgt, "chrf")
+        for system, hyps in hypotheses.items()
+        if len(hyps) == len(sources)
+    }
     speed = {t.system: t.speed for t in tasks if t.error is None and t.speed is not None}
     errors = {t.system: t.error for t in tasks if t.error}
     return TestSetResult(
         name=name, src_lang=src, tgt_lang=tgt, sources=sources, references=references,
-        hypotheses=hypotheses, stats=stats, speed=speed, errors=errors,
+        hypotheses=hypotheses, stats=stats, sentence_chrf=sentence_chrf, speed=speed, errors=errors,
     )

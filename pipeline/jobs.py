@@ -131,7 +131,7 @@ def prepare_corpus(corpus: CorpusConfig) -> PreparedCorpus:
     Raises:
         InputError: a file is missing, empty, not UTF-8, or its line count does not match.
     """
-    from pipeline.evaluate import align_document, check_alignment
+    from pipeline.align import align_document, check_alignment
 
     if corpus.sacrebleu:
         source, reference_files = _sacrebleu_files(corpus)
@@ -295,7 +295,7 @@ def _failed(system: SystemConfig, corpus: PreparedCorpus, tgt: str, error: str) 
 
 
 def _count_tokens(texts: list[str], tgt: str) -> int:
-    from pipeline.segment import is_unspaced
+    from pipeline.languages import is_unspaced
 
     if is_unspaced(tgt):
         return sum(len("".join(text.split())) for text in texts)
@@ -427,7 +427,8 @@ def _run_task(
     cache: TranslationCache | None = None,
     progress: ProgressCallback | None = None,
 ) -> TaskResult:
-    from pipeline.evaluate import align_document, score_corpus
+    from pipeline.align import align_document
+    from pipeline.evaluate import score_corpus
 
     src = corpus.config.src_lang
     # config.py has checked that these names stay in out_dir and that no two tasks share one.

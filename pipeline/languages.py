@@ -6,7 +6,8 @@ and each model family turns that into its own codes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -14,7 +15,31 @@ import langcodes
 
 from pipeline.errors import LanguageError
 
-__all__ = ["Language", "parse_language", "best_code", "format_codes", "require_code", "variant_warning"]
+__all__ = [
+    "HAN_SCRIPTS",
+    "JAPANESE_SCRIPTS",
+    "KOREAN_SCRIPTS",
+    "UNSPACED_SCRIPTS",
+    "Language",
+    "best_code",
+    "format_codes",
+    "is_unspaced",
+    "looks_unspaced",
+    "parse_language",
+    "require_code",
+    "variant_warning",
+]
+
+# ISO 15924 script codes, as :attr:`Language.script` gives them.
+HAN_SCRIPTS = frozenset({"Hans", "Hant", "Hani"})
+"""Chinese characters: simplified, traditional, either."""
+JAPANESE_SCRIPTS = frozenset({"Jpan", "Hira", "Kana"})
+KOREAN_SCRIPTS = frozenset({"Kore", "Hang"})
+UNSPACED_SCRIPTS = HAN_SCRIPTS | JAPANESE_SCRIPTS | frozenset({"Thai", "Laoo", "Khmr", "Mymr", "Tibt"})
+"""Scripts written without spaces between words (and between sentences). Korean is spaced."""
+
+# The Unicode character-name prefixes of those scripts' letters, for guessing from text.
+_UNSPACED_LETTERS = ("CJK ", "HIRAGANA", "KATAKANA", "THAI", "LAO", "KHMER", "MYANMAR", "TIBETAN")
 
 
 @dataclass(frozen=True)
@@ -192,3 +217,35 @@ def variant_warning(model: str, asked: Language, writes: str) -> str | None:
         return None
     return (f"model {model} writes {written.tag} ({written.name}), not the {asked.tag} ({asked.name}) asked for: "
             f"the output will be {written.tag}")
+
+
+def is_unspaced(lang: str | Language) -> bool:
+    """Tell whether a language is written without spaces between words (zh, ja, th...).
+
+    Args:
+        lang: a language code (``zh-Hans``, ``ja``) or a parsed :class:`Language`.
+
+    Raises:
+        LanguageError: the code is not a known language.
+    """
+    language = lang if isinstance(lang, Language) else parse_language(lang)
+    return language.script in UNSPACED_SCRIPTS
+
+
+def looks_unspaced(texts: Iterable[Sequence[str]]) -> bool:
+    """Guess from the text, when no language is given: mostly Han/kana/Thai-like letters means unspaced.
+
+    Args:
+        texts: streams of lines (e.g. one per reference).
+
+    Returns:
+        ``True`` when more than half of the letters belong to :data:`UNSPACED_SCRIPTS`.
+    """
+    unspaced = letters = 0
+    for stream in texts:
+        for line in stream:
+            for char in line:
+                if char.isalpha():
+                    letters += 1
+                    unspaced += unicodedata.name(char, "").startswith(_UNSPACED_LETTERS)
+    return letters > 0 and unspaced * 2 > letters

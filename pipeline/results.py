@@ -1,4 +1,4 @@
-"""What a comparison of systems produced: the input of the report builders in :mod:`pipeline.report`.
+"""What a comparison of systems produced: the input of the report builders in :mod:`pipeline.reports`.
 
 A system can fail as a whole (its model is missing: :attr:`SystemInfo.error`) or
 on one test set (it stopped halfway: :attr:`TestSetResult.errors`); a test set
@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.errors import ConfigError
-from pipeline.evaluate import METRICS
 from pipeline.measure import Speed
+from pipeline.metrics import METRIC_NAMES, check_metrics
 from pipeline.significance import Method, SystemStat
 
 __all__ = ["Comparison", "Speed", "SystemInfo", "SystemStat", "TestSetResult"]
@@ -34,6 +34,7 @@ class SystemInfo:
     model: str
     settings: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    sentence_chrf: dict[str, list[float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ class TestSetResult:
         speed: system name -> :class:`Speed`.
         errors: system name -> why it failed on this test set (its partial output may be in ``hypotheses``).
         error: why the test set itself cannot be used (a missing or misaligned file), or ``None``.
+        sentence_chrf: system name -> its chrF per segment (``score_sentences``), for the systems
+            with one output line per segment; the reports show it, they do not compute it.
     """
 
     __test__ = False  # not a pytest test class, whatever its name says
@@ -65,6 +68,7 @@ class TestSetResult:
     speed: dict[str, Speed] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     error: str | None = None
+    sentence_chrf: dict[str, list[float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,7 @@ class Comparison:
         baseline: the name of the system the others are tested against.
         systems: every system, in report order, including the failed ones.
         testsets: one result per test set and direction.
-        metrics: the metrics to report, names from ``METRICS``.
+        metrics: the metrics to report, names from ``pipeline.metrics.METRICS``.
         method: the paired test: ``"bs"`` (bootstrap resampling) or ``"ar"`` (approximate randomization).
         alpha: the significance level the tests used.
 
@@ -88,7 +92,7 @@ class Comparison:
     baseline: str
     systems: list[SystemInfo]
     testsets: list[TestSetResult]
-    metrics: tuple[str, ...] = METRICS
+    metrics: tuple[str, ...] = METRIC_NAMES
     method: Method = "bs"
     alpha: float = 0.05
 
@@ -101,9 +105,7 @@ class Comparison:
             raise ConfigError(
                 f"baseline {self.baseline!r} is not one of the systems (systems: {', '.join(names) or 'none'})"
             )
-        unknown = [metric for metric in self.metrics if metric not in METRICS]
-        if unknown:
-            raise ConfigError(f"unknown metric {unknown[0]!r} (known: {', '.join(METRICS)})")
+        check_metrics(self.metrics)
 
     def system(self, name: str) -> SystemInfo:
         """The :class:`SystemInfo` called ``name``.

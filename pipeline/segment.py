@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pipeline.errors import ConfigError, InputError
-from pipeline.languages import Language, parse_language
+from pipeline.languages import Language, is_unspaced, parse_language
 
 __all__ = [
     "AUTO_BACKEND",
@@ -33,26 +33,9 @@ __all__ = [
     "Segment",
     "Segmenter",
     "backend_for",
-    "is_unspaced",
 ]
 
 logger = logging.getLogger(__name__)
-
-# Scripts written without spaces between words (and between sentences).
-_UNSPACED_SCRIPTS = frozenset({"Hans", "Hant", "Hani", "Jpan", "Hira", "Kana", "Thai", "Laoo", "Khmr", "Mymr", "Tibt"})
-
-
-def is_unspaced(lang: str | Language) -> bool:
-    """Tell whether a language is written without spaces between words (zh, ja, th...).
-
-    Args:
-        lang: a language code (``zh-Hans``, ``ja``) or a parsed :class:`Language`.
-
-    Raises:
-        LanguageError: the code is not a known language.
-    """
-    language = lang if isinstance(lang, Language) else parse_language(lang)
-    return language.script in _UNSPACED_SCRIPTS
 
 
 # --------------------------------------------------------------------------

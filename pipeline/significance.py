@@ -30,15 +30,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from pipeline.align import check_alignment
 from pipeline.errors import ConfigError, InputError
-from pipeline.evaluate import METRICS, check_alignment, metric_for
+from pipeline.metrics import METRIC_NAMES, METRICS, metric_for
+from pipeline.sacrebleu_compat import seed_paired_test
 
 if TYPE_CHECKING:
     from sacrebleu.metrics.base import Metric
 
 __all__ = [
     "DEFAULT_SAMPLES",
-    "HIGHER_IS_BETTER",
     "METHODS",
     "Method",
     "Outcome",
@@ -53,8 +54,6 @@ METHODS: tuple[str, ...] = ("bs", "ar")
 
 DEFAULT_SAMPLES: dict[str, int] = {"bs": 1000, "ar": 10000}
 """sacrebleu's defaults: bootstrap resamples for ``bs``, randomization trials for ``ar``."""
-
-HIGHER_IS_BETTER: dict[str, bool] = {"bleu": True, "chrf": True, "chrf++": True, "ter": False}
 
 Outcome = Literal["better", "worse", "not significant"]
 
@@ -107,7 +106,7 @@ class SystemStat:
             return None
         if not self.significant:
             return "not significant"
-        return "better" if (self.delta > 0) == HIGHER_IS_BETTER[metric] else "worse"
+        return "better" if (self.delta > 0) == METRICS[metric].higher_is_better else "worse"
 
 
 def compare_systems(
@@ -115,7 +114,7 @@ def compare_systems(
     references: Sequence[Sequence[str]],
     tgt_lang: str,
     *,
-    metrics: Sequence[str] = METRICS,
+    metrics: Sequence[str] = METRIC_NAMES,
     method: Method = "bs",
     n: int | None = None,
     ci_n: int = 1000,
@@ -130,7 +129,7 @@ def compare_systems(
         hypotheses: system name -> one output line per segment; the first system is the baseline.
         references: one stream per reference, each as long as every system's output.
         tgt_lang: the target language (picks BLEU's tokenizer and TER's settings, see ``metric_for``).
-        metrics: names from ``METRICS``.
+        metrics: names from ``pipeline.metrics.METRICS``.
         method: ``"bs"`` (paired bootstrap resampling) or ``"ar"`` (approximate randomization).
         n: resamples (``bs``) or trials (``ar``); ``None`` for sacrebleu's default (1000 / 10000).
         ci_n: bootstrap resamples for the confidence intervals with ``ar`` (with ``bs``, ``n`` serves both).
@@ -193,36 +192,23 @@ def compare_systems(
                 n_samples=n_samples,
                 n_ar_confidence=n_ar_confidence,
             )
-            if seed == 0:
-                # PairedTest hands its paired tests `seed if seed else None`: 0 would run them unseeded,
-                # different on every run. Give them the 0 that numpy takes as a seed like any other.
-                test._fn = _seeded(test._fn, seed)
+            if seed == 0:  # PairedTest would run its tests unseeded (see seed_paired_test)
+                seed_paired_test(test, seed)
             signatures, results = test()
             names = results.pop("System")
             # PairedTest keys its results by sacrebleu's display names (BLEU, chrF2, chrF2++, TER),
             # in the order of the scorers it was given.
-            for metric, key in zip(metrics, signatures):
+            for metric, key in zip(metrics, signatures, strict=True):
                 signature = signatures[key].format()
                 baseline_score = results[key][0].score
-                for position, (system, result) in enumerate(zip(names, results[key])):
+                for position, (system, result) in enumerate(zip(names, results[key], strict=True)):
                     stats[system][metric] = _stat(result, signature, alpha, baseline_score if position else None)
     return stats
 
 
-def _seeded(test: Any, seed: int) -> Any:
-    # sacrebleu's _paired_bs_test / _paired_ar_test take the seed as their last argument.
-    def run(*args: Any) -> Any:
-        return test(*args[:-1], seed)
-
-    return run
-
-
 def _scorer(name: str, tgt_lang: str, references: list[list[str]], tokenize: str | None) -> Metric:
-    metric = metric_for(name, tgt_lang, tokenize=tokenize)
-    # What sacrebleu's metric constructors do with ``references=`` (and its command line
-    # does): preprocess the references once, not once per system.
-    metric._ref_cache = metric._cache_references(references)
-    return metric
+    # The references preprocessed once (sacrebleu's ``references=``, as its command line does), not once per system.
+    return metric_for(name, tgt_lang, tokenize=tokenize, references=references)
 
 
 def _stat(result: Any, signature: str, alpha: float, baseline_score: float | None) -> SystemStat:

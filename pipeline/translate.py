@@ -32,11 +32,11 @@ from typing import Any
 from pipeline.backends.generation import Seq2SeqGenerator
 from pipeline.batching import Chunk, assemble, chunks, count_done, cut_to_fit, token_batches
 from pipeline.errors import ConfigError
-from pipeline.languages import parse_language
+from pipeline.languages import is_unspaced, parse_language
 from pipeline.models import LoadedModel, ModelInfo, check_quantize, open_model, resolve_device, resolve_dtype
 from pipeline.models.base import Direction
 from pipeline.models.defaults import DEFAULT_MODEL
-from pipeline.segment import Segmenter, is_unspaced
+from pipeline.segment import Segmenter
 
 __all__ = ["Translator", "usable_cores"]
 

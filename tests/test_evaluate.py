@@ -1,4 +1,4 @@
-"""Tests for pipeline.evaluate, with the sacrebleu command line as the oracle."""
+"""Tests for pipeline.evaluate and pipeline.metrics, with the sacrebleu command line as the oracle."""
 
 from __future__ import annotations
 
@@ -13,17 +13,10 @@ import sacrebleu
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline import evaluate
+from pipeline import metrics
 from pipeline.errors import ConfigError, InputError, LanguageError
-from pipeline.evaluate import (
-    METRICS,
-    align_document,
-    bleu_tokenizer,
-    check_alignment,
-    metric_for,
-    score_corpus,
-    score_sentences,
-)
+from pipeline.evaluate import score_corpus, score_sentences
+from pipeline.metrics import METRICS, bleu_tokenizer, metric_for
 
 DATA = Path(__file__).parent / "data"
 CORPORA = Path(__file__).parent.parent / "corpora"
@@ -68,7 +61,8 @@ def _cli(tmp_path: Path, hyps: list[str], refs: list[list[str]], *args: str) -> 
     for i, stream in enumerate(refs):
         ref_files.append(tmp_path / f"ref{i}.txt")
         ref_files[-1].write_text("\n".join(stream) + "\n", encoding="utf-8")
-    command = [sys.executable, "-m", "sacrebleu", *map(str, ref_files), "-i", str(hyp_file), *args, "--format", "json", "-w", "4"]
+    command = [sys.executable, "-m", "sacrebleu", *map(str, ref_files), "-i", str(hyp_file), *args,
+               "--format", "json", "-w", "4"]
     result = subprocess.run(command, capture_output=True, text=True, check=True)
     data = json.loads(result.stdout)
     return data if isinstance(data, list) else [data]
@@ -83,14 +77,17 @@ ORACLE_CASES = [
     pytest.param(POR_HYP, [POR], "pt-BR", ["-m", "bleu", "chrf", "ter"], id="por"),
     pytest.param(POR_HYP, [POR, _perturb(POR, 3)], "por_Latn", ["-m", "bleu", "chrf", "ter"], id="por-2refs"),
     pytest.param(
-        ZHO_HYP, [ZHO], "zh-Hans", ["-m", "bleu", "chrf", "ter", "-l", "en-zh", "--ter-normalized", "--ter-asian-support"],
+        ZHO_HYP, [ZHO], "zh-Hans",
+        ["-m", "bleu", "chrf", "ter", "-l", "en-zh", "--ter-normalized", "--ter-asian-support"],
         id="zho",
     ),
 ]
 
 
 @pytest.mark.parametrize(("hyps", "refs", "tgt", "options"), ORACLE_CASES)
-def test_corpus_scores_match_cli(tmp_path: Path, hyps: list[str], refs: list[list[str]], tgt: str, options: list[str]) -> None:
+def test_corpus_scores_match_cli(
+    tmp_path: Path, hyps: list[str], refs: list[list[str]], tgt: str, options: list[str]
+) -> None:
     ours = score_corpus(hyps, refs, tgt)
     assert list(ours) == list(METRICS)
     oracle = _cli(tmp_path, hyps, refs, *options)
@@ -129,18 +126,24 @@ def test_score_corpus_subset_of_metrics() -> None:
     [
         pytest.param(POR_HYP, POR, "pt", "bleu", lambda h, r: sacrebleu.sentence_bleu(h, [r]), id="por-bleu"),
         pytest.param(POR_HYP, POR, "pt", "chrf", lambda h, r: sacrebleu.sentence_chrf(h, [r]), id="por-chrf"),
-        pytest.param(POR_HYP, POR, "pt", "chrf++", lambda h, r: sacrebleu.sentence_chrf(h, [r], word_order=2), id="por-chrf++"),
+        pytest.param(
+            POR_HYP, POR, "pt", "chrf++", lambda h, r: sacrebleu.sentence_chrf(h, [r], word_order=2), id="por-chrf++"
+        ),
         pytest.param(POR_HYP, POR, "pt", "ter", lambda h, r: sacrebleu.sentence_ter(h, [r]), id="por-ter"),
-        pytest.param(ZHO_HYP, ZHO, "zh", "bleu", lambda h, r: sacrebleu.sentence_bleu(h, [r], tokenize="zh"), id="zho-bleu"),
+        pytest.param(
+            ZHO_HYP, ZHO, "zh", "bleu", lambda h, r: sacrebleu.sentence_bleu(h, [r], tokenize="zh"), id="zho-bleu"
+        ),
         pytest.param(
             ZHO_HYP, ZHO, "zh", "ter",
             lambda h, r: sacrebleu.sentence_ter(h, [r], normalized=True, asian_support=True), id="zho-ter",
         ),
     ],
 )
-def test_sentence_scores_match_sacrebleu(hyps: list[str], refs: list[str], tgt: str, metric: str, oracle: object) -> None:
+def test_sentence_scores_match_sacrebleu(
+    hyps: list[str], refs: list[str], tgt: str, metric: str, oracle: object
+) -> None:
     ours = score_sentences(hyps, [refs], tgt, metric)
-    expected = [oracle(h, r).score for h, r in zip(hyps, refs)]  # type: ignore[operator]
+    expected = [oracle(h, r).score for h, r in zip(hyps, refs, strict=True)]  # type: ignore[operator]
     assert ours == pytest.approx(expected, abs=1e-9)
     assert len(set(round(s, 6) for s in ours)) > 10  # not all equal: the perturbations matter
 
@@ -148,7 +151,8 @@ def test_sentence_scores_match_sacrebleu(hyps: list[str], refs: list[str], tgt: 
 def test_sentence_scores_multiple_references() -> None:
     second = _perturb(POR, 5)
     ours = score_sentences(POR_HYP, [POR, second], "pt", "chrf")
-    assert ours == pytest.approx([sacrebleu.sentence_chrf(h, [a, b]).score for h, a, b in zip(POR_HYP, POR, second)])
+    expected = [sacrebleu.sentence_chrf(h, [a, b]).score for h, a, b in zip(POR_HYP, POR, second, strict=True)]
+    assert ours == pytest.approx(expected)
     assert score_sentences(POR[:3], [POR[:3]], "pt", "bleu") == pytest.approx([100.0] * 3)
 
 
@@ -197,9 +201,9 @@ def test_ter_on_chinese_counts_characters() -> None:
 
 @pytest.fixture()
 def fresh_mecab_cache():
-    evaluate._mecab_or_char.cache_clear()
+    metrics._mecab_or_char.cache_clear()
     yield
-    evaluate._mecab_or_char.cache_clear()
+    metrics._mecab_or_char.cache_clear()
 
 
 @pytest.mark.parametrize(("code", "module", "cls", "extra"), [
@@ -213,12 +217,13 @@ def test_mecab_missing_falls_back_to_char(
     import importlib
 
     monkeypatch.setattr(importlib.import_module(f"sacrebleu.tokenizers.{module}"), "MeCab", None)
-    with caplog.at_level(logging.WARNING, logger="pipeline.evaluate"):
+    with caplog.at_level(logging.WARNING, logger="pipeline.metrics"):
         assert bleu_tokenizer(code) == "char"
         assert bleu_tokenizer(code) == "char"
     assert caplog.text.count("needs MeCab") == 1  # warned once, not per call
     assert f"pip install '{extra}'" in caplog.text
-    assert "|tok:char|" in score_corpus(["日本語の文です"], [["日本語の文です"]], code, metrics=("bleu",))["bleu"].signature
+    bleu = score_corpus(["日本語の文です"], [["日本語の文です"]], code, metrics=("bleu",))["bleu"]
+    assert "|tok:char|" in bleu.signature
 
 
 def test_mecab_present_is_used(monkeypatch: pytest.MonkeyPatch, fresh_mecab_cache: None) -> None:
@@ -231,33 +236,14 @@ def test_mecab_present_is_used(monkeypatch: pytest.MonkeyPatch, fresh_mecab_cach
         def signature(self) -> str:
             return "ja-mecab-fake"
 
-    monkeypatch.setattr(importlib.import_module("sacrebleu.tokenizers.tokenizer_ja_mecab"), "TokenizerJaMecab", FakeMecab)
+    module = importlib.import_module("sacrebleu.tokenizers.tokenizer_ja_mecab")
+    monkeypatch.setattr(module, "TokenizerJaMecab", FakeMecab)
     assert bleu_tokenizer("ja-JP") == "ja-mecab"
 
 
 # --------------------------------------------------------------------------
 # Errors
 # --------------------------------------------------------------------------
-
-
-def test_check_alignment_names_files_and_counts() -> None:
-    with pytest.raises(InputError, match=r"line counts differ: hyp\.pt\.txt has 3 lines, ref2\.pt\.txt has 2 lines") as info:
-        check_alignment(["a", "b", "c"], [["a", "b", "c"], ["a", "b"]], names=["hyp.pt.txt", "ref1.pt.txt", "ref2.pt.txt"])
-    assert "one line per hypothesis line" in (info.value.hint or "")
-
-
-@pytest.mark.parametrize(
-    ("hyps", "refs", "message"),
-    [
-        pytest.param(["a"], [["a", "b"]], r"line counts differ: the hypotheses has 1 line, reference 1 has 2 lines", id="default-names"),
-        pytest.param([], [[]], "the hypotheses has no lines to score", id="no-hypotheses"),
-        pytest.param(["a"], [], "no references to score the hypotheses against", id="no-references"),
-        pytest.param(["a"], ["a"], "references must be a list of streams", id="flat-references"),
-    ],
-)
-def test_check_alignment_errors(hyps: list[str], refs: list, message: str) -> None:
-    with pytest.raises(InputError, match=message):
-        check_alignment(hyps, refs)
 
 
 def test_score_corpus_checks_alignment_first() -> None:
@@ -272,6 +258,27 @@ def test_unknown_metric() -> None:
         metric_for("comet", "pt")
 
 
+def test_metrics_registry() -> None:
+    assert list(METRICS) == ["bleu", "chrf", "chrf++", "ter"]  # report order
+    assert [spec.label for spec in METRICS.values()] == ["BLEU", "chrF", "chrF++", "TER"]
+    assert [name for name, spec in METRICS.items() if not spec.higher_is_better] == ["ter"]
+    with pytest.raises(ValueError, match="metric 'bleu' is already registered"):
+        metrics.register_metric("bleu", label="BLEU", higher_is_better=True)(lambda *a, **k: None)
+
+
+def test_a_registered_metric_is_scored(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(metrics, "METRICS", dict(METRICS))  # the registry as it was, after the test
+
+    @metrics.register_metric("chrf3", label="chrF3", higher_is_better=True)
+    def _chrf3(language, *, sentence, tokenize, references):
+        return sacrebleu.metrics.CHRF(beta=3, references=references)
+
+    score = score_corpus(POR_HYP, [POR], "pt", metrics=("chrf3",))["chrf3"]
+    assert score.score == pytest.approx(sacrebleu.corpus_chrf(POR_HYP, [POR], beta=3).score)
+    with pytest.raises(ConfigError, match=r"unknown metric 'x' \(known: bleu, chrf, chrf\+\+, ter, chrf3\)"):
+        metric_for("x", "pt")
+
+
 def test_unknown_tokenizer_and_language() -> None:
     with pytest.raises(ConfigError, match=r"unknown BLEU tokenizer 'moses' \(known: .*13a.*zh"):
         metric_for("bleu", "en", tokenize="moses")
@@ -281,118 +288,6 @@ def test_unknown_tokenizer_and_language() -> None:
 
 def test_tokenize_override() -> None:
     assert "|tok:char|" in score_corpus(POR_HYP, [POR], "pt", metrics=("bleu",), tokenize="char")["bleu"].signature
-
-
-# --------------------------------------------------------------------------
-# Paragraph-level fallback
-# --------------------------------------------------------------------------
-
-# A document of 3 paragraphs cut into 5 segments: [0, 0, 1, 2, 2].
-HYPS = ["Um.", "Dois.", "Três.", "Quatro.", "Cinco."]
-IDS = [0, 0, 1, 2, 2]
-
-
-def test_align_segment_level() -> None:
-    alignment = align_document(HYPS, IDS, [HYPS, list("abcde")])
-    assert alignment.level == "segment"
-    assert alignment.hypotheses == HYPS
-    assert alignment.references == [HYPS, list("abcde")]
-    assert alignment.note == ""
-
-
-@pytest.mark.parametrize(
-    ("reference", "expected"),
-    [
-        pytest.param(["Um. Dois.", "", "Três.", "", "Quatro.", "Cinco."], ["Um. Dois.", "Três.", "Quatro. Cinco."], id="blank-lines"),
-        pytest.param(["", "Um.", "Dois.", "", "", "Três.", "  ", "Quatro. Cinco.", ""], ["Um. Dois.", "Três.", "Quatro. Cinco."], id="blank-runs"),
-        pytest.param(["Um. Dois.", "Três.", "Quatro. Cinco."], ["Um. Dois.", "Três.", "Quatro. Cinco."], id="line-per-paragraph"),
-    ],
-)
-def test_align_paragraph_level(reference: list[str], expected: list[str]) -> None:
-    alignment = align_document(HYPS, IDS, [reference])
-    assert alignment.level == "paragraph"
-    assert alignment.hypotheses == ["Um. Dois.", "Três.", "Quatro. Cinco."]
-    assert alignment.references == [expected]
-    assert alignment.note.startswith("scored at paragraph level (3 paragraphs)")
-    assert "5 segments" in alignment.note
-
-
-def test_align_paragraph_level_cjk_joins_without_spaces() -> None:
-    hyps = ["你好。", "世界！", "再见。"]
-    ref = ["你好。世界！", "", "", "再见。"]
-    for tgt in ("zh-Hans", None):  # given, or guessed from the reference text
-        alignment = align_document(hyps, [0, 0, 1], [ref], tgt_lang=tgt)
-        assert alignment.hypotheses == ["你好。世界！", "再见。"]
-        assert alignment.references == [["你好。世界！", "再见。"]]
-
-
-def test_align_reference_per_segment_next_to_one_per_paragraph() -> None:
-    alignment = align_document(HYPS, IDS, [list("abcde"), ["x", "y", "z"]])
-    assert alignment.level == "paragraph"
-    assert alignment.references == [["a b", "c", "d e"], ["x", "y", "z"]]
-    assert "reference 1: one line per segment, joined by paragraph" in alignment.note
-
-
-def test_align_multiple_references_mixed_layouts() -> None:
-    alignment = align_document(HYPS, IDS, [["Um. Dois.", "Três.", "Quatro. Cinco."], ["a", "b", "", "c", "", "d"]])
-    assert alignment.level == "paragraph"
-    assert alignment.references == [["Um. Dois.", "Três.", "Quatro. Cinco."], ["a b", "c", "d"]]
-    assert "reference 1: one line per paragraph; reference 2: 3 blank-line-separated paragraphs" in alignment.note
-
-
-@pytest.mark.parametrize(
-    ("refs", "message"),
-    [
-        pytest.param(
-            [["a", "b", "c", "d"]],
-            r"cannot align the document with the reference: 5 segments in 3 paragraphs, but the reference has 4 lines",
-            id="wrong-count",
-        ),
-        pytest.param(
-            [["a", "", "b"]],
-            r"5 segments in 3 paragraphs, but the reference has 3 lines in 2 blank-line-separated paragraphs",
-            id="wrong-paragraphs",
-        ),
-        pytest.param([], "no reference streams", id="no-references"),
-    ],
-)
-def test_align_errors(refs: list[list[str]], message: str) -> None:
-    with pytest.raises(InputError, match=message):
-        align_document(HYPS, IDS, refs)
-
-
-def test_align_wrong_count_hint() -> None:
-    with pytest.raises(InputError) as info:
-        align_document(HYPS, IDS, [["a", "b", "c", "d"]])
-    assert info.value.hint == "give a reference with 5 lines (one per segment), 3 lines (one per paragraph), or paragraphs separated by blank lines"
-
-
-def test_align_ids_must_match_hypotheses() -> None:
-    with pytest.raises(InputError, match="got 5 hypotheses but 4 paragraph ids"):
-        align_document(HYPS, IDS[:-1], [HYPS])
-
-
-def test_article_reference_aligns_by_segment_and_by_paragraph() -> None:
-    from pipeline.segment import Segmenter
-
-    reference = _lines(CORPORA / "automated-translation-article.pt-BR.txt")
-    document = Segmenter("en").segment((DATA / "article.en.txt").read_text(encoding="utf-8"))
-    assert len(reference) == len(document.segments) == 19
-    # Segment level: the reference has one line per natural segment.
-    alignment = align_document(reference, document.paragraph_ids, [reference])
-    assert alignment.level == "segment"
-    # Paragraph level: the same reference laid out as a document with blank lines.
-    as_document = []
-    for n, (line, paragraph) in enumerate(zip(reference, document.paragraph_ids)):
-        if n and paragraph != document.paragraph_ids[n - 1]:
-            as_document.append("")
-        as_document.append(line)
-    hyps = reference[:6] + [reference[6] + " " + reference[7]] + reference[8:]  # a system that segmented differently
-    ids = document.paragraph_ids[:7] + document.paragraph_ids[8:]
-    alignment = align_document(hyps, ids, [as_document], tgt_lang="pt-BR")
-    assert alignment.level == "paragraph"
-    assert len(alignment.hypotheses) == len(alignment.references[0]) == 14
-    assert score_corpus(alignment.hypotheses, alignment.references, "pt-BR", metrics=("bleu",))["bleu"].score == pytest.approx(100)
 
 
 # --------------------------------------------------------------------------
@@ -438,7 +333,8 @@ def test_ter_limit_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("MTPIPE_TER_MAX_CELLS", "100")
     hyps = ["um dois três", "a b c d e f g h i j k", "fim"]
     refs = [["um dois três", "a b c d e f g h i j l", "fim"]]
-    message = r"TER cannot score line 2: its hypothesis has 11 words and its reference 11: 121 word pairs, over the limit of 100"
+    message = (r"TER cannot score line 2: its hypothesis has 11 words and its reference 11: 121 word pairs, "
+               r"over the limit of 100")
     with pytest.raises(InputError, match=message):
         score_corpus(hyps, refs, "pt", metrics=("ter",))
     with pytest.raises(InputError, match=message):  # every line numbered as in the file

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.errors import LanguageError
-from pipeline.languages import best_code, format_codes, parse_language, require_code
+from pipeline.languages import best_code, format_codes, is_unspaced, looks_unspaced, parse_language, require_code
 
 
 @pytest.mark.parametrize(
@@ -97,3 +97,26 @@ def test_require_code_names_the_language_and_lists_the_codes() -> None:
         "mbart model 'x' cannot translate into 'zh-Hant' (Chinese (Traditional)); supported: en_XX, fa_IR, pt_XX, zh_CN"
     )
     assert info.value.hint
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [("zh-Hans", True), ("zho_Hant", True), ("ja", True), ("th", True), ("en", False), ("pt-BR", False), ("ko", False)],
+)
+def test_is_unspaced(code: str, expected: bool) -> None:
+    assert is_unspaced(code) is expected
+
+
+@pytest.mark.parametrize(
+    ("streams", "expected"),
+    [
+        pytest.param([["你好。世界！"]], True, id="chinese"),
+        pytest.param([["こんにちは。"], ["สวัสดีครับ"]], True, id="kana-and-thai"),
+        pytest.param([["Olá, mundo."]], False, id="latin"),
+        pytest.param([["안녕하세요."]], False, id="hangul-is-spaced"),
+        pytest.param([["你好 hello world"]], False, id="mostly-latin"),
+        pytest.param([["123 ..."], []], False, id="no-letters"),
+    ],
+)
+def test_looks_unspaced(streams: list[list[str]], expected: bool) -> None:
+    assert looks_unspaced(streams) is expected

@@ -1,10 +1,11 @@
-"""Tests for pipeline.report: golden report.md / report.json, and report.html in a real headless Chromium.
+"""Tests for pipeline.reports: golden report.md / report.json, and report.html in a real headless Chromium.
 
 Golden files: ``tests/golden/report.md`` and ``tests/golden/report.json`` are compared
-byte for byte with the reports of :func:`small_comparison`. After an intended change
-of the output, regenerate them, then read the diff before committing it:
+byte for byte with the reports of :func:`small_comparison`; the tests never write them.
+After an intended change of the output, regenerate them, then read the diff before
+committing it:
 
-    MTPIPE_UPDATE_GOLDEN=1 pytest tests/test_report.py
+    python -m tests.golden_regen && git diff tests/golden
 
 The browser tests need Chromium (Debian/Ubuntu: ``apt-get install -y chromium``) and
 are skipped, saying so, without it. They leave their screenshots in the test's tmp
@@ -14,24 +15,39 @@ folder (pytest prints its path with ``-v --basetemp=DIR``).
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
-import os
 import re
 import subprocess
 from pathlib import Path
 
 import markupsafe
 import pytest
+import sacrebleu
 
 from headless import Chromium, find_chromium
+from pipeline.compare import build_comparison
+from pipeline.config import load_config
 from pipeline.errors import ConfigError
-from pipeline.report import SCHEMA_VERSION, build_json, render_html, render_markdown, write_reports
+from pipeline.evaluate import score_sentences
+from pipeline.jobs import JobResult, TaskResult, prepare_corpus
+from pipeline.reports import (
+    FORMATS,
+    SCHEMA_VERSION,
+    SCORE_FORMATS,
+    build_json,
+    render_html,
+    render_markdown,
+    render_scores,
+    report_format,
+    write_reports,
+)
+from pipeline.reports.formats import register_format
 from pipeline.results import Comparison, Speed, SystemInfo, TestSetResult
 from pipeline.significance import SystemStat, compare_systems
 
 GOLDEN = Path(__file__).parent / "golden"
-UPDATE_GOLDEN = os.environ.get("MTPIPE_UPDATE_GOLDEN") == "1"
 FLORES = Path(__file__).resolve().parent.parent / "corpora" / "flores200-devtest"
 
 TITLE_PAYLOAD = "<script>document.title='pwned'</script>"
@@ -116,11 +132,8 @@ def small_comparison() -> Comparison:
 
 def _check_golden(name: str, text: str) -> None:
     path = GOLDEN / name
-    if UPDATE_GOLDEN:
-        path.parent.mkdir(exist_ok=True)
-        path.write_bytes(text.encode("utf-8"))
     assert path.read_bytes() == text.encode("utf-8"), (
-        f"{path} differs from the output; if the change is intended: MTPIPE_UPDATE_GOLDEN=1 pytest {__file__}"
+        f"{path} differs from the output; if the change is intended: python -m tests.golden_regen, then read the diff"
     )
 
 
@@ -146,11 +159,14 @@ def test_json_has_a_schema_version_and_marks_every_failure():
     assert flores["results"]["big"]["scores"]["chrf"]["outcome"] == "not significant"
     assert flores["results"]["base"]["scores"]["bleu"]["outcome"] is None
     assert news["results"]["tiny"]["scores"]["ter"]["outcome"] == "worse"  # TER went up
-    assert flores["results"]["tiny"] == {"error": "stopped at segment 2 of 3: out of memory", "scores": {}, "speed": None}
+    assert flores["results"]["tiny"] == {
+        "error": "stopped at segment 2 of 3: out of memory", "scores": {}, "speed": None,
+    }
     assert news["results"]["ghost"]["error"].startswith("model not found")
     assert broken["error"].startswith("line counts differ")
     assert all(result["error"].startswith("test set 'broken' cannot be used") for result in broken["results"].values())
-    assert flores["results"]["big"]["scores"]["bleu"]["ci_low"] == 47.02 and news["results"]["big"]["speed"]["peak_rss_mb"] is None
+    assert flores["results"]["big"]["scores"]["bleu"]["ci_low"] == 47.02
+    assert news["results"]["big"]["speed"]["peak_rss_mb"] is None
 
 
 def test_json_writes_non_finite_numbers_as_null():
@@ -230,9 +246,16 @@ def test_markdown_escapes_names(name, shown):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        pytest.param({"baseline": "nope"}, r"baseline 'nope' is not one of the systems \(systems: a, b\)", id="baseline"),
-        pytest.param({"systems": [SystemInfo("a", "m"), SystemInfo("a", "n")]}, r"system names must be unique, got 'a'", id="duplicate"),
-        pytest.param({"metrics": ("bleu", "comet")}, r"unknown metric 'comet' \(known: bleu, chrf, chrf\+\+, ter\)", id="metric"),
+        pytest.param(
+            {"baseline": "nope"}, r"baseline 'nope' is not one of the systems \(systems: a, b\)", id="baseline"
+        ),
+        pytest.param(
+            {"systems": [SystemInfo("a", "m"), SystemInfo("a", "n")]}, r"system names must be unique, got 'a'",
+            id="duplicate",
+        ),
+        pytest.param(
+            {"metrics": ("bleu", "comet")}, r"unknown metric 'comet' \(known: bleu, chrf, chrf\+\+, ter\)", id="metric"
+        ),
     ],
 )
 def test_bad_comparisons_are_named(kwargs, message):
@@ -253,14 +276,34 @@ def test_write_reports_writes_three_files_and_nothing_else(tmp_path):
     assert json.loads(paths[0].read_text(encoding="utf-8"))["schema_version"] == 2
 
 
-def test_a_rendering_error_writes_nothing(tmp_path, monkeypatch):
-    from pipeline import report
+def test_formats_registry():
+    assert {name: fmt.filename for name, fmt in FORMATS.items()} == {
+        "json": "report.json", "markdown": "report.md", "html": "report.html",
+    }
+    assert report_format("markdown").render(small_comparison()) == render_markdown(small_comparison())
+    with pytest.raises(ConfigError, match=r"unknown report format 'pdf' \(known: json, markdown, html\)"):
+        report_format("pdf")
+    with pytest.raises(ConfigError, match=r"unknown score format 'xml' \(known: text, json\)"):
+        render_scores("xml", {})
+    with pytest.raises(ValueError, match="already registered"):
+        register_format("html2", filename="report.html")(render_html)
 
+
+def test_evaluate_format_choices_come_from_the_registry(capsys):
+    from pipeline.cli import build_parser
+
+    assert list(SCORE_FORMATS) == ["text", "json"]
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["evaluate", "--tgt", "pt", "--refs", "r.txt", "--format", "xml"])
+    assert "invalid choice: 'xml' (choose from 'text', 'json')" in capsys.readouterr().err
+
+
+def test_a_rendering_error_writes_nothing(tmp_path, monkeypatch):
     def fail(comparison):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(report, "render_html", fail)
-    with pytest.raises(RuntimeError):
+    monkeypatch.setitem(FORMATS, "html", dataclasses.replace(FORMATS["html"], render=fail))
+    with pytest.raises(RuntimeError, match="boom"):
         write_reports(small_comparison(), tmp_path)
     assert list(tmp_path.iterdir()) == []
 
@@ -347,17 +390,61 @@ def test_html_speed_table_and_chart_say_what_they_cover():
     assert sorted(map(float, bars)) == [round(360 * rate / 40.5, 1) for rate in (3.1, 14.2, 40.5)]
     assert '<text class="speed-none" x="306" y="67">—, all from cache</text>' in section
     assert '<text class="speed-value" x="666.0" y="111">40.5 (1 of 2 translated)</text>' in section
-    assert "<title>big on news (en→de): no segments/s (all resumed); 0 translated, 0 from cache, 2 resumed</title>" in section
+    assert ("<title>big on news (en→de): no segments/s (all resumed); 0 translated, 0 from cache, 2 resumed</title>"
+            in section)
 
 
-def test_html_sentence_scores_are_sentence_chrf():
-    from pipeline.evaluate import score_sentences
-
+def test_html_shows_the_sentence_chrf_it_is_given():
+    # The renderer computes nothing: it shows the comparison's figures, rounded, and nothing where there are none.
     comparison = small_comparison()
-    news = comparison.testsets[1]
+    comparison.testsets[1].sentence_chrf.update(base=[11.1111, 22.2271], big=[100.0, 0.0])
     data = _script_data(render_html(comparison))
-    tiny = next(s for s in data["testsets"][1]["systems"] if s["name"] == "tiny")
-    assert tiny["chrf"] == [round(x, 2) for x in score_sentences(news.hypotheses["tiny"], news.references, "de")]
+    shown = {system["name"]: system["chrf"] for system in data["testsets"][1]["systems"]}
+    assert shown == {"base": [11.11, 22.23], "big": [100.0, 0.0], "tiny": None}
+
+
+SOURCES = ["He built a WiFi door bell.", "Prices rose 5% in May.", "The cat sat on the mat.", "It rained all day."]
+REFERENCES = ["Ele construiu uma campainha WiFi.", "Os preços subiram 5% em maio.", "O gato sentou-se no tapete.",
+              "Choveu o dia todo."]
+OUTPUTS = {
+    "base": ["Ele construiu uma campainha de WiFi.", "Preços subiram 5% em Maio.", "O gato sentou no tapete.",
+             "Choveu o dia inteiro."],
+    "other": ["Ele fez uma campainha.", "Os preços subiram 5 % em maio.", "Gato no tapete.", "Choveu o dia todo."],
+}
+
+
+def _compared_job(tmp_path: Path) -> Comparison:
+    """``build_comparison`` on a finished two-system job, as ``compare_job`` calls it after ``run_job``."""
+    (tmp_path / "src.en").write_text("\n".join(SOURCES) + "\n", encoding="utf-8")
+    (tmp_path / "ref.pt").write_text("\n".join(REFERENCES) + "\n", encoding="utf-8")
+    (tmp_path / "job.toml").write_text(
+        '[[corpora]]\nname = "c"\nsource = "src.en"\nsrc_lang = "en"\nreferences = { "pt" = "ref.pt" }\n'
+        '[[systems]]\nname = "base"\nmodel = "m1"\n[[systems]]\nname = "other"\nmodel = "m2"\n',
+        encoding="utf-8",
+    )
+    config = load_config(tmp_path / "job.toml")
+    tasks = [
+        TaskResult("c", system, "m", "en", "pt", len(SOURCES), hypotheses=hyps) for system, hyps in OUTPUTS.items()
+    ]
+    job = JobResult(config.name, tmp_path, tmp_path / "scores.json", tasks, corpora=[prepare_corpus(config.corpora[0])])
+    return build_comparison(config, job, n=20)
+
+
+def test_sentence_chrf_is_sacrebleus_sentence_chrf(tmp_path):
+    comparison = _compared_job(tmp_path)
+    testset = comparison.testsets[0]
+    expected = {
+        system: [sacrebleu.sentence_chrf(hyp, [ref]).score for hyp, ref in zip(hyps, REFERENCES, strict=True)]
+        for system, hyps in OUTPUTS.items()
+    }
+    assert testset.sentence_chrf.keys() == expected.keys()
+    for system, scores in expected.items():
+        assert testset.sentence_chrf[system] == pytest.approx(scores, abs=1e-9), system
+    assert 0 < min(expected["other"]) < max(expected["other"]) == 100  # neither constant nor trivial
+    # The page shows those figures, rounded to two decimals.
+    data = _script_data(render_html(comparison))
+    shown = {system["name"]: system["chrf"] for system in data["testsets"][0]["systems"]}
+    assert shown == {system: [round(score, 2) for score in scores] for system, scores in expected.items()}
 
 
 # --------------------------------------------------------------------------
@@ -388,19 +475,23 @@ def real_report(tmp_path_factory) -> Path:
     sources = (FLORES / "eng_Latn.devtest").read_text(encoding="utf-8").splitlines()[:120]
     refs = (FLORES / "por_Latn.devtest").read_text(encoding="utf-8").splitlines()[:120]
     sources[3], sources[4] = TITLE_PAYLOAD, IMG_PAYLOAD
-    hyps = {"base": _degrade(refs, 1), "better": refs[:50] + _degrade(refs, 1)[50:], "worse": _degrade(_degrade(refs, 2), 3)}
+    hyps = {"base": _degrade(refs, 1), "better": refs[:50] + _degrade(refs, 1)[50:],
+            "worse": _degrade(_degrade(refs, 2), 3)}
     hyps["worse"][5] = ALERT_PAYLOAD
     flores = TestSetResult(
         "flores", "en", "pt", sources, [refs], hyps, compare_systems(hyps, [refs], "pt", n=200),
         {"base": Speed.measured(translated=120, seconds=8.45, tokens=3401, peak_rss_mb=1210.0),
          "better": Speed.measured(translated=70, from_cache=50, seconds=22.6, tokens=1990, peak_rss_mb=2890.4),
          "worse": Speed.measured(translated=0, from_cache=120, peak_rss_mb=450.0)},
+        sentence_chrf={system: score_sentences(lines, [refs], "pt") for system, lines in hyps.items()},
     )
     small = small_comparison().testsets[1]
     news = TestSetResult("news", "en", "de", small.sources, small.references,
                          {"base": small.hypotheses["base"], "better": small.hypotheses["big"]},
                          compare_systems({"base": small.hypotheses["base"], "better": small.hypotheses["big"]},
-                                         small.references, "de", n=200))
+                                         small.references, "de", n=200),
+                         sentence_chrf={"base": score_sentences(small.hypotheses["base"], small.references, "de"),
+                                        "better": score_sentences(small.hypotheses["big"], small.references, "de")})
     systems = [SystemInfo("base", "opus-mt"), SystemInfo("better", "nllb"), SystemInfo("worse", "tiny"),
                SystemInfo("ghost", "missing", error="model not found: missing")]
     comparison = Comparison("FLORES " + TITLE_PAYLOAD, "base", systems, [flores, news])
@@ -503,15 +594,18 @@ def test_the_sentence_browser_sorts_filters_and_diffs(real_report, browser):
     assert browser.evaluate("document.getElementById('b-status').textContent").endswith("(120 before filtering).")
 
     # Choose B = worse, only rows where A and B differ.
-    browser.evaluate("{ const f = document.getElementById('b-filter'); f.value = ''; f.dispatchEvent(new Event('input'));"
+    browser.evaluate("{ const f = document.getElementById('b-filter'); f.value = '';"
+                     " f.dispatchEvent(new Event('input'));"
                      " const b = document.getElementById('b-b'); b.value = '2'; b.dispatchEvent(new Event('change'));"
-                     " const d = document.getElementById('b-differ'); d.checked = true; d.dispatchEvent(new Event('change')) }")
+                     " const d = document.getElementById('b-differ'); d.checked = true;"
+                     " d.dispatchEvent(new Event('change')) }")
     assert browser.evaluate("document.querySelector('#b-table .line.b .who').textContent") == "B: worse"
     assert browser.evaluate(f"{rows}.every(r => r.querySelector('.line.a .text').textContent !="
                             " r.querySelector('.line.b .text').textContent)")
 
     # Another test set: its systems; the failed ones listed.
-    browser.evaluate("{ const t = document.getElementById('b-testset'); t.value = '1'; t.dispatchEvent(new Event('change')) }")
+    browser.evaluate("{ const t = document.getElementById('b-testset'); t.value = '1';"
+                     " t.dispatchEvent(new Event('change')) }")
     assert browser.evaluate(f"{rows}.length") == 1  # still only where A and B differ
     browser.evaluate("document.getElementById('b-differ').click()")
     assert browser.evaluate(f"{rows}.length") == 2

@@ -26,7 +26,6 @@ from pipeline.segment import (
     Document,
     Segmenter,
     backend_for,
-    is_unspaced,
 )
 
 DATA = Path(__file__).parent / "data"
@@ -347,14 +346,6 @@ def test_rebuild_wrong_count() -> None:
     document = Segmenter("en").segment("Yes. Fine.")
     with pytest.raises(InputError, match=r"cannot rebuild the document: 1 translations for 2 segments"):
         document.rebuild(["x"])
-
-
-@pytest.mark.parametrize(
-    ("code", "expected"),
-    [("zh-Hans", True), ("zho_Hant", True), ("ja", True), ("th", True), ("en", False), ("pt-BR", False), ("ko", False)],
-)
-def test_is_unspaced(code: str, expected: bool) -> None:
-    assert is_unspaced(code) is expected
 
 
 # --------------------------------------------------------------------------

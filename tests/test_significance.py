@@ -72,7 +72,8 @@ def _write(tmp_path: Path, systems: dict[str, list[str]], refs: list[list[str]])
 
 def _sacrebleu(tmp_path: Path, systems: dict[str, list[str]], refs: list[list[str]], *args: str) -> str:
     ref_files, sys_files = _write(tmp_path, systems, refs)
-    command = [sys.executable, "-m", "sacrebleu", *ref_files, "-i", *sys_files, *args, "-f", "text", "-w", "6", "--no-color"]
+    command = [sys.executable, "-m", "sacrebleu", *ref_files, "-i", *sys_files, *args,
+               "-f", "text", "-w", "6", "--no-color"]
     env = {**os.environ, "SACREBLEU_SEED": str(SEED)}
     return subprocess.run(command, capture_output=True, text=True, check=True, env=env, cwd=tmp_path).stdout
 
@@ -87,13 +88,13 @@ def _parse_table(text: str) -> tuple[dict[str, dict[str, dict[str, float]]], dic
         if row[0]:
             system = os.path.basename(row[0].removeprefix("Baseline: "))
             table[system] = {}
-            for metric, cell in zip(header, row[1:]):
+            for metric, cell in zip(header, row[1:], strict=True):
                 match = re.fullmatch(r"([\d.]+)(?: \(([\d.]+) ± ([\d.]+)\))?", cell)
                 table[system][metric] = {"score": float(match[1])}
                 if match[2]:
                     table[system][metric].update(mean=float(match[2]), ci=float(match[3]))
         else:
-            for metric, cell in zip(header, row[1:]):
+            for metric, cell in zip(header, row[1:], strict=True):
                 table[system][metric]["p"] = float(re.fullmatch(r"\(p = ([\d.]+)\)\*?", cell)[1])
     signatures = {
         CLI_NAMES[m[1]]: m[2] for m in re.finditer(r"^ - (\S+)\s+(nrefs:\S+)$", text, re.MULTILINE)
@@ -139,7 +140,9 @@ def test_paired_bootstrap_matches_the_command_line(tmp_path):
 def test_chrf_plus_plus_matches_the_command_line(tmp_path):
     systems = {name: SYSTEMS[name] for name in ("base", "close", "worse")}
     ours = compare_systems(systems, [REF], "pt", metrics=["chrf++"], n=300, seed=SEED)
-    text = _sacrebleu(tmp_path, systems, [REF], "-m", "chrf", "--chrf-word-order", "2", "--paired-bs", "--paired-bs-n", "300")
+    text = _sacrebleu(
+        tmp_path, systems, [REF], "-m", "chrf", "--chrf-word-order", "2", "--paired-bs", "--paired-bs-n", "300"
+    )
     cli, signatures = _parse_table(text)
     _assert_matches(ours, cli)
     assert ours["base"]["chrf++"].signature == signatures["chrf++"]
@@ -165,7 +168,9 @@ def test_approximate_randomization_matches_the_command_line(tmp_path):
 
 def test_unpaired_intervals_match_the_command_lines_confidence(tmp_path):
     ours = compare_systems(SYSTEMS, [REF], "pt", metrics=["bleu"], n=300, seed=SEED, paired=False)
-    text = _sacrebleu(tmp_path, {"worse": SYSTEMS["worse"]}, [REF], "-m", "bleu", "--confidence", "--confidence-n", "300")
+    text = _sacrebleu(
+        tmp_path, {"worse": SYSTEMS["worse"]}, [REF], "-m", "bleu", "--confidence", "--confidence-n", "300"
+    )
     match = re.search(r"^\s*BLEU\|(\S+) = ([\d.]+) .*?\(μ = ([\d.]+) ± ([\d.]+)\)", text, re.MULTILINE)
     stat = ours["worse"]["bleu"]
     assert (stat.score, stat.mean, stat.ci) == pytest.approx(tuple(map(float, match.groups()[1:])), abs=6e-7)
@@ -284,14 +289,22 @@ def test_intervals_hold_their_mean_and_p_values_are_probabilities(lines, seed):
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        pytest.param({"method": "bootstrap"}, ConfigError, r"unknown significance method 'bootstrap' \(known: bs, ar\)", id="method"),
+        pytest.param(
+            {"method": "bootstrap"}, ConfigError, r"unknown significance method 'bootstrap' \(known: bs, ar\)",
+            id="method",
+        ),
         pytest.param({"n": 0}, ConfigError, r"n must be a positive number of resamples, got 0", id="n"),
         pytest.param({"ci_n": -1}, ConfigError, r"ci_n must be a positive number of resamples, got -1", id="ci_n"),
         pytest.param({"seed": -1}, ConfigError, r"seed must be a whole number of at least 0, got -1", id="seed"),
         pytest.param({"alpha": 5}, ConfigError, r"alpha must be between 0 and 1, got 5", id="alpha"),
-        pytest.param({"metrics": ["bleu", "meteor"]}, ConfigError, r"unknown metric 'meteor' \(known: bleu, chrf, chrf\+\+, ter\)", id="metric"),
+        pytest.param(
+            {"metrics": ["bleu", "meteor"]}, ConfigError,
+            r"unknown metric 'meteor' \(known: bleu, chrf, chrf\+\+, ter\)", id="metric",
+        ),
         pytest.param({"tokenize": "moses"}, ConfigError, r"unknown BLEU tokenizer 'moses'", id="tokenizer"),
-        pytest.param({"metrics": []}, ConfigError, r"no metrics to compute \(known: bleu, chrf, chrf\+\+, ter\)", id="no-metrics"),
+        pytest.param(
+            {"metrics": []}, ConfigError, r"no metrics to compute \(known: bleu, chrf, chrf\+\+, ter\)", id="no-metrics"
+        ),
     ],
 )
 def test_bad_settings_are_named(kwargs, error, message):

@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pipeline.batching import split_long
 from pipeline.errors import ConfigError, LanguageError, ModelError
-from pipeline.languages import parse_language
+from pipeline.languages import is_unspaced, parse_language
 from pipeline.models.bergamot.family import BergamotFamily
-from pipeline.segment import Segmenter, is_unspaced
+from pipeline.segment import Segmenter
 
 if TYPE_CHECKING:
     from pipeline.config import SystemConfig

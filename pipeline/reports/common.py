@@ -6,8 +6,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.metrics import METRICS
 from pipeline.results import Comparison, Speed, TestSetResult
-from pipeline.significance import HIGHER_IS_BETTER, SystemStat
+from pipeline.significance import SystemStat
 
 SCHEMA_VERSION = 2
 """The version of ``report.json``'s layout; raised on any incompatible change.
@@ -16,16 +17,14 @@ SCHEMA_VERSION = 2
 ``translation_seconds``), with ``segments_translated``, ``segments_from_cache`` and ``segments_resumed``.
 """
 
-METRIC_LABELS: dict[str, str] = {"bleu": "BLEU", "chrf": "chrF", "chrf++": "chrF++", "ter": "TER"}
+METRIC_LABELS: dict[str, str] = {name: spec.label for name, spec in METRICS.items()}
 
 METHOD_LABELS: dict[str, str] = {"bs": "paired bootstrap resampling", "ar": "paired approximate randomization"}
 
 MARKS: dict[str, str] = {"better": "†", "worse": "‡"}
 FAILED = "✗"
 
-REPORT_FILES = ("report.json", "report.md", "report.html")
-
-_PALETTE = (  # Okabe-Ito, then Tableau: distinguishable for colour-blind readers first
+PALETTE = (  # Okabe-Ito, then Tableau: distinguishable for colour-blind readers first
     "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000",
     "#8c564b", "#7f7f7f", "#bcbd22", "#17becf",
 )
@@ -37,7 +36,7 @@ _PALETTE = (  # Okabe-Ito, then Tableau: distinguishable for colour-blind reader
 
 
 @dataclass(frozen=True)
-class _Cell:
+class ScoreCell:
     text: str  # "45.97 ± 1.20 †", "✗ failed", "—"
     status: str  # "ok", "failed" or "missing"
     stat: SystemStat | None = None
@@ -45,32 +44,32 @@ class _Cell:
     problem: str | None = None
 
 
-def _cell(comparison: Comparison, testset: TestSetResult, system: str, metric: str) -> _Cell:
+def score_cell(comparison: Comparison, testset: TestSetResult, system: str, metric: str) -> ScoreCell:
     problem = comparison.problem(testset, system)
     if problem:
-        return _Cell(f"{FAILED} {'bad test set' if testset.error else 'failed'}", "failed", problem=problem)
+        return ScoreCell(f"{FAILED} {'bad test set' if testset.error else 'failed'}", "failed", problem=problem)
     stat = testset.stats.get(system, {}).get(metric)
     if stat is None:
-        return _Cell("—", "missing")
+        return ScoreCell("—", "missing")
     outcome = stat.outcome(metric)
     mark = MARKS.get(outcome or "", "")
     text = f"{stat.score:.2f} ± {stat.ci:.2f}" + (f" {mark}" if mark else "")
-    return _Cell(text, "ok", stat, outcome)
+    return ScoreCell(text, "ok", stat, outcome)
 
 
-def _direction(testset: TestSetResult) -> str:
+def testset_direction(testset: TestSetResult) -> str:
     return f"{testset.src_lang}→{testset.tgt_lang}"
 
 
-def _label(testset: TestSetResult) -> str:
-    return f"{testset.name} ({_direction(testset)})"
+def testset_label(testset: TestSetResult) -> str:
+    return f"{testset.name} ({testset_direction(testset)})"
 
 
-def _metric_title(metric: str) -> str:
-    return f"{METRIC_LABELS[metric]} ({'higher' if HIGHER_IS_BETTER[metric] else 'lower'} is better)"
+def metric_title(metric: str) -> str:
+    return f"{METRIC_LABELS[metric]} ({'higher' if METRICS[metric].higher_is_better else 'lower'} is better)"
 
 
-def _legend(comparison: Comparison) -> list[str]:
+def legend_lines(comparison: Comparison) -> list[str]:
     method = METHOD_LABELS[comparison.method]
     return [
         "± is half the width of the 95% confidence interval from bootstrap resampling, as sacrebleu reports it "
@@ -82,7 +81,7 @@ def _legend(comparison: Comparison) -> list[str]:
     ]
 
 
-def _signatures(comparison: Comparison) -> list[tuple[str, str, list[str]]]:
+def signature_list(comparison: Comparison) -> list[tuple[str, str, list[str]]]:
     """(metric label, signature, test sets using it), each distinct signature once, in metric order."""
     found: dict[tuple[str, str], list[str]] = {}
     for metric in comparison.metrics:
@@ -91,15 +90,15 @@ def _signatures(comparison: Comparison) -> list[tuple[str, str, list[str]]]:
                 stat = testset.stats.get(system.name, {}).get(metric)
                 if stat is not None and not comparison.problem(testset, system.name):
                     names = found.setdefault((metric, stat.signature), [])
-                    label = _label(testset)
+                    label = testset_label(testset)
                     if label not in names:
                         names.append(label)
     return [(METRIC_LABELS[metric], signature, names) for (metric, signature), names in found.items()]
 
 
-def _problems(comparison: Comparison) -> list[tuple[str, str]]:
+def problem_list(comparison: Comparison) -> list[tuple[str, str]]:
     """(what failed, why), each failure once: bad test sets, failed systems, then systems failed on a test set."""
-    problems = [(f"test set {_label(ts)}", ts.error) for ts in comparison.testsets if ts.error]
+    problems = [(f"test set {testset_label(ts)}", ts.error) for ts in comparison.testsets if ts.error]
     problems += [(f"system {s.name}", s.error) for s in comparison.systems if s.error]
     for testset in comparison.testsets:
         if testset.error:
@@ -107,7 +106,7 @@ def _problems(comparison: Comparison) -> list[tuple[str, str]]:
         for system in comparison.systems:
             if not system.error and system.name in testset.errors:
                 problems.append(
-                    (f"system {system.name} on {_label(testset)}", testset.errors[system.name])
+                    (f"system {system.name} on {testset_label(testset)}", testset.errors[system.name])
                 )
     return problems
 
@@ -134,19 +133,19 @@ def _rate_text(speed: Speed, value: float | None, digits: int = 1) -> str:
     return f"—, {reason}" if reason else "—"
 
 
-def _speed_cells(speed: Speed) -> list[str]:
+def speed_cells(speed: Speed) -> list[str]:
     """The cells of a speed row, in :data:`SPEED_COLUMNS` order."""
     return [
-        _rate_text(speed, speed.segments_per_s), _format(speed.tokens_per_s, 1),
+        _rate_text(speed, speed.segments_per_s), format_number(speed.tokens_per_s, 1),
         str(speed.segments_translated), str(speed.segments_from_cache), str(speed.segments_resumed),
-        _format(speed.peak_rss_mb, 0),
+        format_number(speed.peak_rss_mb, 0),
     ]
 
 
-def _settings_text(settings: dict[str, Any]) -> str:
+def settings_text(settings: dict[str, Any]) -> str:
     return ", ".join(f"{key}={value}" for key, value in settings.items())
 
 
 
-def _format(value: float | None, digits: int) -> str:
+def format_number(value: float | None, digits: int) -> str:
     return "—" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
-from pipeline.report.common import (
-    SCHEMA_VERSION,
-)
+from pipeline.reports.common import SCHEMA_VERSION
+from pipeline.reports.formats import register_format
 from pipeline.results import Comparison
 from pipeline.significance import SystemStat
 
 # --------------------------------------------------------------------------
 # report.json
 # --------------------------------------------------------------------------
+
+
+@register_format("json", filename="report.json")
+def render_json(comparison: Comparison) -> str:
+    """``report.json``: :func:`build_json`, indented, non-ASCII kept, no NaN or infinity."""
+    return json.dumps(build_json(comparison), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def build_json(comparison: Comparison) -> dict[str, Any]:
@@ -41,7 +47,9 @@ def build_json(comparison: Comparison) -> dict[str, Any]:
             speed = None if problem else testset.speed.get(system.name)
             results[system.name] = {
                 "error": problem,
-                "scores": {metric: _stat_json(stats[metric], metric) for metric in comparison.metrics if metric in stats},
+                "scores": {
+                    metric: _stat_json(stats[metric], metric) for metric in comparison.metrics if metric in stats
+                },
                 "speed": None if speed is None else {key: _number(value) for key, value in speed.to_json().items()},
             }
         testsets.append({

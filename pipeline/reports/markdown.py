@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import re
 
-from pipeline.report.common import (
+from pipeline.reports.common import (
     FAILED,
     SPEED_COLUMNS,
     SPEED_LEGEND,
-    _cell,
-    _label,
-    _legend,
-    _metric_title,
-    _problems,
-    _settings_text,
-    _signatures,
-    _speed_cells,
+    legend_lines,
+    metric_title,
+    problem_list,
+    score_cell,
+    settings_text,
+    signature_list,
+    speed_cells,
+    testset_label,
 )
+from pipeline.reports.formats import register_format
 from pipeline.results import Comparison
 
 # --------------------------------------------------------------------------
@@ -24,6 +25,7 @@ from pipeline.results import Comparison
 # --------------------------------------------------------------------------
 
 
+@register_format("markdown", filename="report.md")
 def render_markdown(comparison: Comparison) -> str:
     """``report.md``: systems, one score table per metric, legend, speed, signatures and problems.
 
@@ -42,23 +44,23 @@ def render_markdown(comparison: Comparison) -> str:
     for system in comparison.systems:
         name = _md(system.name) + (" (baseline)" if system.name == baseline else "")
         status = f"{FAILED} failed" if system.error else "ok"
-        out.append(f"| {name} | {_md(system.model)} | {_md(_settings_text(system.settings)) or '—'} | {status} |")
+        out.append(f"| {name} | {_md(system.model)} | {_md(settings_text(system.settings)) or '—'} | {status} |")
     out.append("")
 
     out += ["## Scores", ""]
     headers = [
-        _md(_label(ts)) + (f" {FAILED}" if ts.error else "") for ts in comparison.testsets
+        _md(testset_label(ts)) + (f" {FAILED}" if ts.error else "") for ts in comparison.testsets
     ]
     for metric in comparison.metrics:
-        out += [f"### {_metric_title(metric)}", ""]
+        out += [f"### {metric_title(metric)}", ""]
         out.append("| System | " + " | ".join(headers) + " |")
         out.append("|---|" + "---:|" * len(headers))
         for system in comparison.systems:
             name = _md(system.name) + (" (baseline)" if system.name == baseline else "")
-            cells = [_cell(comparison, ts, system.name, metric).text for ts in comparison.testsets]
+            cells = [score_cell(comparison, ts, system.name, metric).text for ts in comparison.testsets]
             out.append(f"| {name} | " + " | ".join(cells) + " |")
         out.append("")
-    out += [f"- {_md(line)}" for line in _legend(comparison)]
+    out += [f"- {_md(line)}" for line in legend_lines(comparison)]
     out.append("")
 
     out += ["## Speed", "", _md(SPEED_LEGEND), ""]
@@ -69,16 +71,17 @@ def render_markdown(comparison: Comparison) -> str:
             if speed is None or comparison.problem(testset, system.name):
                 continue
             out.append(
-                f"| {_md(system.name)} | {_md(_label(testset))} | " + " | ".join(map(_md, _speed_cells(speed))) + " |"
+                f"| {_md(system.name)} | {_md(testset_label(testset))} | "
+                + " | ".join(map(_md, speed_cells(speed))) + " |"
             )
     out.append("")
 
     out += ["## Signatures", ""]
-    for label, signature, names in _signatures(comparison):
+    for label, signature, names in signature_list(comparison):
         out.append(f"- {label} on {_md(', '.join(names))}: {_md_code(signature)}")
     out.append("")
 
-    problems = _problems(comparison)
+    problems = problem_list(comparison)
     if problems:
         out += ["## Problems", ""]
         out += [f"- {FAILED} {_md(what)}: {_md_code(why)}" for what, why in problems]

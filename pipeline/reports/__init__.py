@@ -10,6 +10,9 @@
   browser: source, reference and every system's output with its sentence chrF,
   sortable, filterable, worst first, with a word-level diff of two systems.
 
+The formats are a registry (:data:`FORMATS`, see :mod:`pipeline.reports.formats`);
+renderers only render what the comparison already holds.
+
 Corpus text never reaches the HTML unescaped: Jinja2 autoescapes every string,
 the data for the browser is JSON with ``<``, ``>``, ``&`` and ``'`` written as
 ``\\u003c``..., and the script puts it in the page with ``textContent`` only.
@@ -17,51 +20,49 @@ the data for the browser is JSON with ``<``, ``>``, ``&`` and ``'`` written as
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from pipeline.report.common import METRIC_LABELS, REPORT_FILES, SCHEMA_VERSION
-from pipeline.report.data import build_json
-from pipeline.report.markdown import render_markdown
-from pipeline.report.page import render_html
+# Importing the renderers registers them, in this order: the order of FORMATS and of the files.
+from pipeline.reports.common import METRIC_LABELS, SCHEMA_VERSION
+from pipeline.reports.data import build_json, render_json
+from pipeline.reports.formats import FORMATS, SCORE_FORMATS, render_scores, report_format
+from pipeline.reports.markdown import render_markdown
+from pipeline.reports.page import render_html
+from pipeline.reports.scores import scores_json, scores_text
 from pipeline.results import Comparison
 from pipeline.textio import write_text_atomic
 
 __all__ = [
+    "FORMATS",
     "METRIC_LABELS",
     "SCHEMA_VERSION",
+    "SCORE_FORMATS",
     "build_json",
     "render_html",
+    "render_json",
     "render_markdown",
+    "render_scores",
+    "report_format",
+    "scores_json",
+    "scores_text",
     "write_reports",
 ]
 
 
-# --------------------------------------------------------------------------
-# Writing
-# --------------------------------------------------------------------------
-
-
 def write_reports(comparison: Comparison, out_dir: str | Path) -> list[Path]:
-    """Write ``report.json``, ``report.md`` and ``report.html`` into ``out_dir``, each atomically.
+    """Write every format of :data:`FORMATS` (``report.json``, ``report.md``, ``report.html``) into ``out_dir``.
 
-    All three are rendered before the first is written, so a rendering error leaves
-    the directory as it was.
+    Each file is written atomically, and all are rendered before the first is written,
+    so a rendering error leaves the directory as it was.
 
     Args:
         comparison: the results to report.
         out_dir: the directory (created if needed).
 
     Returns:
-        The three paths, in that order.
+        The paths, in the order of :data:`FORMATS`.
     """
-    texts = (
-        json.dumps(build_json(comparison), indent=2, ensure_ascii=False, allow_nan=False) + "\n",
-        render_markdown(comparison),
-        render_html(comparison),
-    )
-    paths = [Path(out_dir) / name for name in REPORT_FILES]
-    for path, text in zip(paths, texts):
+    texts = [(Path(out_dir) / fmt.filename, fmt.render(comparison)) for fmt in FORMATS.values()]
+    for path, text in texts:
         write_text_atomic(path, text)
-    return paths
-
+    return [path for path, _ in texts]

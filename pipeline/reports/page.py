@@ -8,24 +8,25 @@ import math
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from pipeline.report.common import (
-    _PALETTE,
+from pipeline.reports.common import (
     FAILED,
     MARKS,
     METHOD_LABELS,
     METRIC_LABELS,
+    PALETTE,
     SPEED_COLUMNS,
     SPEED_LEGEND,
-    _cell,
-    _direction,
-    _label,
-    _legend,
-    _metric_title,
-    _problems,
-    _settings_text,
-    _signatures,
-    _speed_cells,
+    legend_lines,
+    metric_title,
+    problem_list,
+    score_cell,
+    settings_text,
+    signature_list,
+    speed_cells,
+    testset_direction,
+    testset_label,
 )
+from pipeline.reports.formats import register_format
 from pipeline.results import Comparison, Speed
 
 if TYPE_CHECKING:
@@ -37,10 +38,12 @@ if TYPE_CHECKING:
 # --------------------------------------------------------------------------
 
 
+@register_format("html", filename="report.html")
 def render_html(comparison: Comparison) -> str:
     """``report.html``: one self-contained page (no network request) with tables, charts and the sentence browser.
 
-    Computes each system's sentence-level chrF (``pipeline.evaluate.score_sentences``) for the browser.
+    The sentence browser shows each system's sentence chrF as the comparison holds it
+    (:attr:`~pipeline.results.TestSetResult.sentence_chrf`, computed by :mod:`pipeline.compare`).
 
     Args:
         comparison: the results to report.
@@ -54,15 +57,15 @@ def render_html(comparison: Comparison) -> str:
     return env.get_template("report.html.j2").render(
         comparison=comparison,
         baseline=comparison.baseline,
-        legend=_legend(comparison),
+        legend=legend_lines(comparison),
         method=METHOD_LABELS[comparison.method],
         systems=[
-            {"name": s.name, "model": s.model, "settings": _settings_text(s.settings), "error": s.error,
+            {"name": s.name, "model": s.model, "settings": settings_text(s.settings), "error": s.error,
              "color": _color(i)}
             for i, s in enumerate(comparison.systems)
         ],
         testsets=[
-            {"label": _label(ts), "error": ts.error, "segments": len(ts.sources)}
+            {"label": testset_label(ts), "error": ts.error, "segments": len(ts.sources)}
             for ts in comparison.testsets
         ],
         tables=[_html_table(comparison, metric) for metric in comparison.metrics],
@@ -71,8 +74,8 @@ def render_html(comparison: Comparison) -> str:
         speed_columns=SPEED_COLUMNS,
         speed_legend=SPEED_LEGEND,
         speed_chart=_speed_chart(comparison),
-        signatures=_signatures(comparison),
-        problems=_problems(comparison),
+        signatures=signature_list(comparison),
+        problems=problem_list(comparison),
         data=_browser_data(comparison),
         style=style,
         script=script,
@@ -103,7 +106,7 @@ def _csp_hash(script: str) -> str:
 
 
 def _color(index: int) -> str:
-    return _PALETTE[index % len(_PALETTE)]
+    return PALETTE[index % len(PALETTE)]
 
 
 def _html_table(comparison: Comparison, metric: str) -> dict[str, Any]:
@@ -111,7 +114,7 @@ def _html_table(comparison: Comparison, metric: str) -> dict[str, Any]:
     for system in comparison.systems:
         cells = []
         for testset in comparison.testsets:
-            cell = _cell(comparison, testset, system.name, metric)
+            cell = score_cell(comparison, testset, system.name, metric)
             if cell.stat is not None:
                 stat = cell.stat
                 title = f"{METRIC_LABELS[metric]} {stat.score:.2f}, 95% CI {stat.ci_low:.2f}–{stat.ci_high:.2f}"
@@ -123,7 +126,7 @@ def _html_table(comparison: Comparison, metric: str) -> dict[str, Any]:
             cells.append({"text": cell.text, "status": cell.status, "outcome": (cell.outcome or "").replace(" ", "-"),
                           "title": title, "sort": sort_value})
         rows.append({"system": system.name, "baseline": system.name == comparison.baseline, "cells": cells})
-    return {"title": _metric_title(metric), "rows": rows}
+    return {"title": metric_title(metric), "rows": rows}
 
 
 def _speed_rows(comparison: Comparison) -> list[dict[str, Any]]:
@@ -132,12 +135,12 @@ def _speed_rows(comparison: Comparison) -> list[dict[str, Any]]:
         for testset in comparison.testsets:
             speed = testset.speed.get(system.name)
             if speed is not None and not comparison.problem(testset, system.name):
-                cells = _speed_cells(speed)
+                cells = speed_cells(speed)
                 values = [speed.segments_per_s, speed.tokens_per_s, speed.segments_translated,
                           speed.segments_from_cache, speed.segments_resumed, speed.peak_rss_mb]
                 rows.append({
                     "system": system.name,
-                    "testset": _label(testset),
+                    "testset": testset_label(testset),
                     # Sorting by a figure puts the rows without one last.
                     "cells": [{"text": text, "sort": "" if value is None else f"{value:.10g}"}
                               for text, value in zip(cells, values, strict=True)],
@@ -164,7 +167,7 @@ def _speed_chart(comparison: Comparison) -> dict[str, Any]:
     top = max((rate for rate in rates if math.isfinite(rate)), default=0.0)
     rows = []
     for row, (testset, index, system, speed) in enumerate(entries):
-        rate, text = speed.segments_per_s, _speed_cells(speed)[0]
+        rate, text = speed.segments_per_s, speed_cells(speed)[0]
         drawn = rate is not None and math.isfinite(rate) and top > 0
         if drawn:
             figure = f"{text} segments/s over the translated segments"
@@ -172,11 +175,11 @@ def _speed_chart(comparison: Comparison) -> dict[str, Any]:
             figure = f"no segments/s ({speed.no_rate_reason or 'not a number'})"
         rows.append({
             "y": _SPEED_TOP + row * _SPEED_ROW,
-            "label": f"{system.name} · {_label(testset)}",
+            "label": f"{system.name} · {testset_label(testset)}",
             "color": _color(index),
             "width": round(_SPEED_BAR * rate / top, 1) if drawn else 0,
             "text": f"{text} ({speed.segments_translated} of {_total(speed)} translated)" if drawn else text,
-            "title": f"{system.name} on {_label(testset)}: {figure}; {speed.segments_translated} translated, "
+            "title": f"{system.name} on {testset_label(testset)}: {figure}; {speed.segments_translated} translated, "
                      f"{speed.segments_from_cache} from cache, {speed.segments_resumed} resumed",
         })
     return {
@@ -206,7 +209,7 @@ def _chart(comparison: Comparison, metric: str) -> dict[str, Any]:
         for value in (stat.score, stat.ci_low, stat.ci_high)
     ]
     if not values:
-        return {"title": _metric_title(metric), "empty": True}
+        return {"title": metric_title(metric), "empty": True}
     # sacrebleu's intervals are symmetric, so on a few segments they can reach past what the metric can score.
     floor, ceiling = 0.0, (math.inf if metric == "ter" else 100.0)
     ticks = _ticks(max(min(values), floor), min(max(values), ceiling))
@@ -239,13 +242,14 @@ def _chart(comparison: Comparison, metric: str) -> dict[str, Any]:
             testset.stats.get(comparison.baseline, {}).get(metric)
         )
         groups.append({
-            "label": testset.name, "direction": _direction(testset), "x0": round(x, 1), "x1": round(x + width, 1),
+            "label": testset.name, "direction": testset_direction(testset),
+            "x0": round(x, 1), "x1": round(x + width, 1),
             "center": round(x + width / 2, 1), "slots": slots, "error": testset.error,
             "baseline": None if base is None else y(base.score),
         })
         x += width + _GROUP_GAP
     return {
-        "title": _metric_title(metric),
+        "title": metric_title(metric),
         "empty": False,
         "width": round(x - _GROUP_GAP / 2 + _RIGHT),
         "height": _TOP + _PLOT_HEIGHT + _BOTTOM,
@@ -277,8 +281,6 @@ def _ticks(low: float, high: float, count: int = 5) -> list[float]:
 
 
 def _browser_data(comparison: Comparison) -> dict[str, Any]:
-    from pipeline.evaluate import score_sentences
-
     testsets = []
     for testset in comparison.testsets:
         if testset.error:
@@ -294,14 +296,11 @@ def _browser_data(comparison: Comparison) -> dict[str, Any]:
             elif len(hypotheses) != len(testset.sources):
                 notes.append(f"{system.name}: {len(hypotheses)} output lines for {len(testset.sources)} segments")
             else:
-                chrf = (
-                    score_sentences(hypotheses, testset.references, testset.tgt_lang, "chrf")
-                    if testset.references else None
-                )
+                chrf = testset.sentence_chrf.get(system.name) if testset.references else None
                 systems.append({"name": system.name, "hyps": hypotheses,
                                 "chrf": None if chrf is None else [round(score, 2) for score in chrf]})
         testsets.append({
-            "label": _label(testset),
+            "label": testset_label(testset),
             "sources": testset.sources,
             "references": testset.references,
             "systems": systems,
