@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import JobConfig, SystemConfig
-from pipeline.jobs import JobResult, PreparedCorpus, run_job
+from pipeline.corpora import PreparedCorpus
+from pipeline.jobs import JobResult, run_job
 from pipeline.native import NATIVE_MODEL, NativeTranslator
 from pipeline.report import write_reports
 from pipeline.results import Comparison, SystemInfo, TestSetResult
