@@ -250,7 +250,7 @@ def test_explicit_backend_overrides_the_choice() -> None:
 
 
 def test_cli_and_config_defaults_follow_the_segmenter() -> None:
-    from pipeline.cli import build_parser
+    from pipeline.cli_args import build_parser
     from pipeline.config import CorpusConfig
 
     parser = build_parser()
