@@ -38,7 +38,7 @@ def test_a_journal_written_is_read_back(tmp_path: Path) -> None:
     journal.open()
     journal.append([(1, "um")])
     journal.close()
-    assert path.read_bytes() == before + '{"n": 1, "translation": "um"}\n{"end": 1}\n'.encode()
+    assert path.read_bytes() == before + b'{"n": 1, "translation": "um"}\n{"end": 1}\n'
     assert reopened(path, "abc") == {0: "zero", 1: "um", 3: "três", 7: "sete"}
 
 
