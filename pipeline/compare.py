@@ -12,8 +12,9 @@ from typing import Any
 
 from pipeline.backends import backend_for
 from pipeline.config import JobConfig, SystemConfig
+from pipeline.corpora import PreparedCorpus
 from pipeline.evaluate import score_sentences
-from pipeline.jobs import JobResult, PreparedCorpus, run_job
+from pipeline.jobs import JobResult, run_job
 from pipeline.reports import write_reports
 from pipeline.results import Comparison, SystemInfo, TestSetResult
 from pipeline.significance import Method, compare_systems

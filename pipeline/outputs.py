@@ -5,18 +5,24 @@ plus each of :data:`SUFFIXES`. Corpus and system names come from the job file, s
 :func:`check_output_names` refuses, before any model loads, a name that could leave
 the folder (a separator, ``..``, a drive), hide or garble a file (a leading dot, a
 control character), go over the file-name limit, or make two tasks write one file.
+:func:`write_task_outputs` writes a task's translations, each file atomically.
 """
 
 from __future__ import annotations
 
+import json
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, OutputError
+from pipeline.textio import atomic_writer, write_lines_atomic, write_text_atomic
 
-__all__ = ["SUFFIXES", "NAME_MAX", "Task", "TaskFiles", "task_stem", "task_files", "check_name", "check_output_names"]
+__all__ = [
+    "SUFFIXES", "NAME_MAX", "Task", "TaskFiles", "task_stem", "task_files", "check_name", "check_output_names",
+    "write_task_outputs",
+]
 
 SUFFIXES = (".txt", ".jsonl", ".doc.txt", ".meta.json", ".partial")  # in TaskFiles' order
 NAME_MAX = 255  # bytes in one file name: ext4, XFS, Btrfs, tmpfs, APFS (NTFS: 255 UTF-16 units)
@@ -67,6 +73,49 @@ def task_files(out_dir: Path, stem: str, *, document: bool) -> TaskFiles:
         raise ConfigError(f"output file stem {_shown(stem)} is not a plain file name inside {out_dir}")
     output, jsonl, doc, meta, journal = (out_dir / f"{stem}{suffix}" for suffix in SUFFIXES)
     return TaskFiles(output, jsonl, doc if document else None, meta, journal)
+
+
+def write_task_outputs(
+    files: TaskFiles,
+    *,
+    ids: Sequence[str],
+    sources: Sequence[str],
+    hypotheses: Sequence[str],
+    paragraph_ids: Sequence[int] | None = None,
+    document: Any = None,
+    tgt_lang: str | None = None,
+) -> None:
+    """Write a task's ``.txt`` (one translation a line), ``.jsonl`` and, for a document, ``.doc.txt``.
+
+    Args:
+        files: where they go (the ``.meta.json`` and the journal are not written here).
+        ids: segment ids, in order.
+        sources: the source segments.
+        hypotheses: their translations.
+        paragraph_ids: each segment's paragraph, for a segmented document.
+        document: the segmented document (a :class:`pipeline.segment.Document`), rebuilt
+            from the translations into ``files.document``.
+        tgt_lang: the target language, for rebuilding the document.
+
+    Raises:
+        OutputError: a file could not be written; those already written are removed, since
+            no output of a task stands without the others.
+    """
+    try:
+        write_lines_atomic(files.output, hypotheses)
+        with atomic_writer(files.jsonl) as handle:
+            for n, (seg_id, source, hyp) in enumerate(zip(ids, sources, hypotheses, strict=True)):
+                record: dict[str, Any] = {"id": seg_id, "source": source, "translation": hyp}
+                if paragraph_ids is not None:
+                    record["paragraph"] = paragraph_ids[n]
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        if files.document is not None:
+            write_text_atomic(files.document, document.rebuild(hypotheses, tgt_lang=tgt_lang))
+    except OutputError:
+        for path in (files.output, files.jsonl, files.document):
+            if path is not None:
+                path.unlink(missing_ok=True)
+        raise
 
 
 def check_name(name: str, kind: str, where: str) -> None:

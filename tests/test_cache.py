@@ -230,7 +230,7 @@ def test_translate_uses_the_cache_unless_told_not_to(
 
 
 def test_compare_takes_no_cache() -> None:
-    from pipeline.cli import build_parser
+    from pipeline.cli_args import build_parser
 
     assert build_parser().parse_args(["compare", "--no-cache", "job.toml"]).no_cache is True
     assert build_parser().parse_args(["run", "job.toml"]).no_cache is False

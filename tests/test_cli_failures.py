@@ -409,8 +409,8 @@ def test_seed_0_is_accepted(tmp_path: Path, tiny_model: Callable[[str], Path], c
 
 
 def test_counts_of_one_are_singular() -> None:
-    from pipeline.errors import InputError
     from pipeline.align import align_document
+    from pipeline.errors import InputError
 
     with pytest.raises(InputError) as info:
         align_document(["Olá."], [0], [["um", "dois", "três"]], tgt_lang="pt")

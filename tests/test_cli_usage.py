@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from pipeline import cli
-from pipeline.cli import build_parser, main
+from pipeline.cli import main
+from pipeline.cli_args import build_parser
 from pipeline.progress import Progress
 from test_resume import make_job
 
@@ -234,6 +235,17 @@ def test_segment_lists_the_segmenters_backends() -> None:
     assert {"pysbd", "sentencex"} <= set(BACKENDS)
 
 
+@pytest.mark.parametrize("command", ["run", "compare"])
+def test_engine_and_method_choices_come_from_their_registries(command: str) -> None:
+    from pipeline.engines import ENGINES
+    from pipeline.significance import METHODS
+
+    text = dict(parsers(build_parser()))[f"mtpipe {command}"].format_help()
+    assert "--engine {" + ",".join(ENGINES) + "}" in text
+    assert "--method {" + ",".join(METHODS) + "}" in text
+    assert {"local", "ray"} <= set(ENGINES) and {"bs", "ar"} <= set(METHODS)
+
+
 # --------------------------------------------------------------------------
 # Progress and log lines
 # --------------------------------------------------------------------------
@@ -244,7 +256,7 @@ def test_translate_reports_progress_per_batch(
     monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: list[Progress] = []
-    monkeypatch.setattr(cli._ProgressBar, "__call__", lambda self, progress: seen.append(progress))
+    monkeypatch.setattr(cli.ProgressBar, "__call__", lambda self, progress: seen.append(progress))
     source = write_lines(tmp_path / "in.txt", LINES)
     code, _, err = run(capsys, "translate", "--model", str(tiny_model("marian")), "--src", "en", "--tgt", "de",
                        "--max-length", "4", "--batch-tokens", "64", "--workers", "2", str(source))
@@ -318,8 +330,8 @@ def test_a_target_variant_the_model_does_not_write_is_warned_about(
 
 
 def test_the_native_engine_warns_once_about_a_variant(caplog: pytest.LogCaptureFixture) -> None:
-    from pipeline.errors import ModelError
     from pipeline.backends.native import NativeTranslator
+    from pipeline.errors import ModelError
 
     translator = NativeTranslator()
     try:

@@ -15,6 +15,7 @@ import pytest
 
 from pipeline.backends.generation import Seq2SeqGenerator
 from pipeline.cli import main
+from pipeline.journal import Journal
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTICLE = ROOT / "corpora" / "automated-translation-article.en.txt"
@@ -159,14 +160,12 @@ def test_a_finished_task_is_skipped(
 def test_a_resumed_task_counts_what_its_journal_held(
     tmp_path: Path, tiny_model: Callable[[str], Path], reference_run: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from pipeline.jobs import _Journal
-
     # The journal of a run stopped after two chunks of 4 (the reference run's own translations).
     out = tmp_path / "out"
     out.mkdir(parents=True)
     identity = json.loads((reference_run / f"{STEM}.meta.json").read_text(encoding="utf-8"))["identity"]
     lines = (reference_run / f"{STEM}.txt").read_text(encoding="utf-8").splitlines()
-    journal = _Journal(out / f"{STEM}.partial", identity, 240)
+    journal = Journal(out / f"{STEM}.partial", identity, 240)
     assert journal.open() == {}
     journal.append([(n, lines[n]) for n in range(4)])
     journal.append([(n, lines[n]) for n in range(4, 8)])
@@ -203,10 +202,8 @@ def test_a_changed_config_does_not_reuse_a_stale_journal_or_outputs(
 def test_only_whole_chunks_of_the_journal_count(tmp_path: Path) -> None:
     # A chunk cut short (killed between its lines and its end line) is dropped, so the
     # resumed task starts at a chunk boundary and groups its segments as before.
-    from pipeline.jobs import _Journal
-
     path = tmp_path / "task.partial"
-    journal = _Journal(path, "abc", 10)
+    journal = Journal(path, "abc", 10)
     assert journal.open() == {}
     journal.append([(0, "zero"), (1, "um")])
     journal.append([(2, "dois"), (3, "três")])
@@ -214,7 +211,7 @@ def test_only_whole_chunks_of_the_journal_count(tmp_path: Path) -> None:
     whole = path.read_bytes()
     with path.open("ab") as handle:
         handle.write(b'{"n": 4, "translation": "quatro"}\n{"n": 5, "translation": "cinco"}\n{"n": 6, "tr')
-    journal = _Journal(path, "abc", 10)
+    journal = Journal(path, "abc", 10)
     assert journal.open() == {0: "zero", 1: "um", 2: "dois", 3: "três"}
     journal.append([(4, "quatro")])
     journal.close()
@@ -229,9 +226,7 @@ def test_only_whole_chunks_of_the_journal_count(tmp_path: Path) -> None:
 
 
 def reopened(path: Path, identity: str) -> dict[int, str]:
-    from pipeline.jobs import _Journal
-
-    journal = _Journal(path, identity, 10)
+    journal = Journal(path, identity, 10)
     try:
         return journal.open()
     finally:

@@ -13,7 +13,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline import segment as segment_module
 from pipeline.batching import SENTENCE_WINDOW, split_long
 from pipeline.errors import ConfigError, InputError, LanguageError
 from pipeline.segment import (
@@ -249,7 +248,7 @@ def test_explicit_backend_overrides_the_choice() -> None:
 
 
 def test_cli_and_config_defaults_follow_the_segmenter() -> None:
-    from pipeline.cli import build_parser
+    from pipeline.cli_args import build_parser
     from pipeline.config import CorpusConfig
 
     parser = build_parser()

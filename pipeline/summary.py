@@ -1,0 +1,36 @@
+"""The plain-text summary of a job that ``mtpipe run`` and ``mtpipe compare`` print: one row per task."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pipeline.jobs import JobResult
+
+__all__ = ["format_summary"]
+
+
+def format_summary(result: JobResult) -> str:
+    """A plain-text table: one row per corpus, direction and system, with what its speed covers."""
+    metrics = ("bleu", "chrf", "chrf++", "ter")
+    header = ["corpus", "direction", "system", "segs", "seg/s", "translated", "cached", "resumed", "MiB",
+              "BLEU", "chrF", "chrF++", "TER"]
+    rows = [header]
+    for task in result.tasks:
+        first = [task.corpus, f"{task.src_lang}->{task.tgt_lang}", task.system, str(task.segments)]
+        if task.error or task.speed is None:
+            rows.append([*first, "FAILED", *["-"] * (len(header) - len(first) - 1)])
+            continue
+        speed = task.speed
+        rate = f"{speed.segments_per_s:.1f}" if speed.segments_per_s is not None else f"—, {speed.no_rate_reason}"
+        memory = f"{speed.peak_rss_mb:.0f}" if speed.peak_rss_mb is not None else "-"
+        cells = [f"{task.scores[m].score:.2f}" if m in task.scores else "-" for m in metrics]
+        rows.append([*first, rate, str(speed.segments_translated), str(speed.segments_from_cache),
+                     str(speed.segments_resumed), memory, *cells])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) if i < 3 else cell.rjust(w)
+                       for i, (cell, w) in enumerate(zip(row, widths, strict=True))) for row in rows]
+    notes = [f"note: {t.corpus} {t.system}: {t.note}" for t in result.tasks if t.note and t.level == "paragraph"]
+    legend = ("seg/s: segments the model translated per second of its time for them; cached and resumed "
+              "segments took none and are not in it. MiB: peak memory.")
+    return "\n".join(lines + notes + [legend]) + "\n"
