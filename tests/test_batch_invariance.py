@@ -10,13 +10,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-import tinymodels
 from pipeline.models.bergamot.shortlist_layer import (
     ShortlistLayer,
     shortlist_blocked,
     shortlist_columns,
 )
 from pipeline.translate import Translator
+from tests.helpers import tinymodels
 
 LINES = tinymodels.corpus_lines(per_language=12)[:60]
 

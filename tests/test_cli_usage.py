@@ -21,7 +21,7 @@ import pytest
 from pipeline import cli
 from pipeline.cli import build_parser, main
 from pipeline.progress import Progress
-from test_resume import make_job
+from tests.helpers.jobs import make_job
 
 ROOT = Path(__file__).resolve().parents[1]
 LINES = [f"The rover sent selfie number {n} from Mars." for n in range(300)]

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import ModelError
-from tinymodels import build_marian
+from tests.helpers.tinymodels import build_marian
 
 ROOT = Path(__file__).resolve().parents[1]
 _MARKER_CODE = "from pathlib import Path\nPath({marker!r}).write_text('custom code ran')\n"

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from raycluster import LocalCluster, free_port
-from tinymodels import FLORES
+from tests.helpers.raycluster import LocalCluster, free_port
+from tests.helpers.tinymodels import FLORES
 
 pytest.importorskip("ray", reason="the ray extra is not installed: pip install -e '.[test,ray]'")
 

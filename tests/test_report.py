@@ -24,11 +24,11 @@ from pathlib import Path
 import markupsafe
 import pytest
 
-from headless import Chromium, find_chromium
 from pipeline.errors import ConfigError
 from pipeline.report import SCHEMA_VERSION, build_json, render_html, render_markdown, write_reports
 from pipeline.results import Comparison, Speed, SystemInfo, TestSetResult
 from pipeline.significance import SystemStat, compare_systems
+from tests.helpers.headless import Chromium, find_chromium
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE_GOLDEN = os.environ.get("MTPIPE_UPDATE_GOLDEN") == "1"

@@ -15,43 +15,10 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.translate import Translator
+from tests.helpers.jobs import make_job
 
-ROOT = Path(__file__).resolve().parents[1]
-ARTICLE = ROOT / "corpora" / "automated-translation-article.en.txt"
 STEM = "big.en-de.tiny"
 OUTPUTS = (f"{STEM}.txt", f"{STEM}.jsonl", f"{STEM}.meta.json")
-
-
-def corpus_lines(count: int) -> list[str]:
-    sentences = [line for line in ARTICLE.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [f"{sentences[n % len(sentences)][:80]} ({n})" for n in range(count)]
-
-
-def make_job(folder: Path, model: Path, *, lines: int = 240, max_length: int = 8) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "big.en.txt").write_text("".join(line + "\n" for line in corpus_lines(lines)), encoding="utf-8")
-    config = folder / "job.toml"
-    config.write_text(
-        f"""
-[[corpora]]
-name = "big"
-source = "big.en.txt"
-src_lang = "en"
-tgt_langs = ["de"]
-
-[[systems]]
-name = "tiny"
-model = "{model}"
-batch_tokens = 64
-max_length = {max_length}
-chunk_size = 4
-
-[output]
-dir = "out"
-""",
-        encoding="utf-8",
-    )
-    return config
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import tinymodels
 from pipeline import translate as translate_module
 from pipeline.cli import default_model
 from pipeline.errors import ConfigError, LanguageError, ModelError
@@ -22,6 +21,7 @@ from pipeline.models import ModelInfo
 from pipeline.models.bergamot.family import BergamotFamily
 from pipeline.segment import Segmenter, split_long
 from pipeline.translate import DEFAULT_MODEL, Translator
+from tests.helpers import tinymodels
 
 WORDS = " ".join(tinymodels.corpus_lines(per_language=20)).split()
 FLORES = Path(__file__).resolve().parents[1] / "corpora" / "flores200-devtest"
