@@ -126,10 +126,15 @@ def test_without_the_folder_check_transformers_still_refuses(
     from pipeline import models
 
     folder, marker = _hostile(tiny_en_pt, tmp_path / "evil", "config-auto-map")
-    monkeypatch.setattr(models, "check_no_custom_code", lambda folder, name: None)
+    skipped: list[Path] = []
+    monkeypatch.setattr(models, "check_no_custom_code", lambda folder, name: skipped.append(folder))
     monkeypatch.setattr("builtins.input", lambda *args: pytest.fail("transformers asked whether to run the code"))
-    with pytest.raises(ModelError, match=r"^model folder .*/evil contains custom code \(auto_map in config.json\)"):
+    message = r"^model folder .*/evil contains custom code \(auto_map in config.json\)"
+    with pytest.raises(ModelError, match=message) as info:
         models.open_model(str(folder))
+    # The folder check raises the same message: the error must come from transformers' own refusal.
+    assert skipped, "the folder check was not bypassed"
+    assert isinstance(info.value.__cause__, ValueError) and "trust_remote_code=True" in str(info.value.__cause__)
     assert not marker.exists()
 
 

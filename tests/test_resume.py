@@ -56,8 +56,10 @@ def test_a_killed_job_resumes_and_ends_byte_identical(
 ) -> None:
     config = make_job(tmp_path, tiny_model("marian"))
     command = [sys.executable, "-m", "pipeline", "run", "--no-cache", str(config)]
+    # This checkout's pipeline, whatever an installed copy (the child runs in tmp_path).
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     journal = tmp_path / "out" / f"{STEM}.partial"
-    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
         # Header + at least two chunks, but far from the 240 segments.
@@ -75,7 +77,7 @@ def test_a_killed_job_resumes_and_ends_byte_identical(
     with journal.open("ab") as handle:
         handle.write(b'{"n": 399, "transl')
 
-    resumed = subprocess.run(command, check=False, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    resumed = subprocess.run(command, check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert resumed.returncode == 0, resumed.stderr
     assert f"resuming after {journaled} of 240 segments" in resumed.stderr
     (result,) = json.loads((tmp_path / "out" / "scores.json").read_text(encoding="utf-8"))["results"]

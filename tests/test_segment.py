@@ -58,8 +58,7 @@ def segmenters() -> dict[str, Segmenter]:
 
 def test_article_copy_is_the_corpus() -> None:
     corpus = Path(__file__).parent.parent / "corpora" / "automated-translation-article.en.txt"
-    if corpus.exists():
-        assert ARTICLE.read_bytes() == corpus.read_bytes()
+    assert ARTICLE.read_bytes() == corpus.read_bytes()
 
 
 @pytest.mark.parametrize("backend", BACKEND_CHOICES)
