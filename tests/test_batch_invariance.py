@@ -75,6 +75,7 @@ def test_each_row_gets_exactly_its_own_shortlist(tiny_bergamot) -> None:
 FLORES = tinymodels.FLORES
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("direction", "beam", "count"),
     [pytest.param("en-pt", 1, 200, id="en-pt-greedy"), pytest.param("pt-en", 1, 200, id="pt-en-greedy"),

@@ -91,6 +91,7 @@ def counts(result: dict) -> tuple[int, int, int]:
     return result["segments_translated"], result["segments_from_cache"], result["segments_resumed"]
 
 
+@pytest.mark.slow
 def test_a_rerun_job_translates_nothing(
     tmp_path: Path, tiny_model: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -130,6 +130,7 @@ def hub_env(tmp_path: Path, endpoint: str) -> dict[str, str]:
 FAST = 15.0
 
 
+@pytest.mark.slow
 def test_an_unreachable_hub_fails_fast_with_a_hint(tmp_path: Path) -> None:
     env = {**hub_env(tmp_path, f"http://127.0.0.1:{closed_port()}"), "HF_HUB_OFFLINE": "0"}
     proc, seconds = mtpipe(["translate", "--model", "nobody/no-such-model", "--src", "en", "--tgt", "de"], env, "Hi.\n")
@@ -151,6 +152,7 @@ def cache_as_hub(tmp_path: Path, model: Path, repo_id: str) -> None:
     shutil.copytree(model, repo / "snapshots" / commit)
 
 
+@pytest.mark.slow
 def test_a_cached_hub_model_translates_offline_without_waiting(
     tmp_path: Path, tiny_model: Callable[[str], Path]
 ) -> None:
@@ -190,6 +192,7 @@ def answering_hub() -> Iterator[str]:
         server.server_close()
 
 
+@pytest.mark.slow
 def test_a_hub_that_answers_is_asked_as_before(tmp_path: Path, answering_hub: str) -> None:
     # The reachability check must not take an online hub's answer for an outage.
     proc, _ = mtpipe(["translate", "--model", "nobody/no-such-model", "--src", "en", "--tgt", "de"],

@@ -82,6 +82,7 @@ def _env(tmp_path: Path) -> dict[str, str]:
             "HF_HUB_OFFLINE": "1"}
 
 
+@pytest.mark.slow
 def test_the_hostile_folders_really_run_their_code_when_trusted(tiny_en_pt: Path, tmp_path: Path) -> None:
     """Control: with trust_remote_code=True, transformers 5.25 runs each folder's code (the marker appears)."""
     trusted = {name: how for name, (_, how) in VARIANTS.items() if how}
@@ -97,6 +98,7 @@ def test_the_hostile_folders_really_run_their_code_when_trusted(tiny_en_pt: Path
         assert marker.read_text(encoding="utf-8") == "custom code ran", name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_translate_refuses_a_folder_with_custom_code_even_with_y_on_stdin(
     tiny_en_pt: Path, tmp_path: Path, variant: str

@@ -19,6 +19,7 @@ import json
 import os
 import re
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import markupsafe
@@ -365,9 +366,14 @@ def test_html_sentence_scores_are_sentence_chrf():
 # --------------------------------------------------------------------------
 
 CHROMIUM = find_chromium()
-needs_chromium = pytest.mark.skipif(
-    CHROMIUM is None, reason="Chromium is not installed (Debian/Ubuntu: apt-get install -y chromium)"
-)
+
+
+def needs_chromium(test: Callable) -> Callable:
+    """A test in a headless Chromium: marked ``browser`` (not in the quick tier), skipped where there is none."""
+    skip = pytest.mark.skipif(
+        CHROMIUM is None, reason="Chromium is not installed (Debian/Ubuntu: apt-get install -y chromium)"
+    )
+    return pytest.mark.browser(skip(test))
 
 
 def _degrade(lines: list[str], seed: int) -> list[str]:

@@ -51,6 +51,7 @@ def committed(path: Path) -> int:
     return total
 
 
+@pytest.mark.slow
 def test_a_killed_job_resumes_and_ends_byte_identical(
     tmp_path: Path, tiny_model: Callable[[str], Path], reference_run: Path
 ) -> None:
@@ -125,6 +126,7 @@ def test_a_finished_task_is_skipped(
     }
 
 
+@pytest.mark.slow
 def test_a_resumed_task_counts_what_its_journal_held(
     tmp_path: Path, tiny_model: Callable[[str], Path], reference_run: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -554,6 +554,7 @@ def _megabyte(kind: str) -> str:
     return (unit * (1_000_000 // len(unit) + 1))[:1_000_000]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["prose", "open-quote", "no-punctuation", "no-spaces"])
 def test_split_long_one_megabyte_line(kind: str) -> None:
     text = _megabyte(kind)

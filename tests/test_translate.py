@@ -372,6 +372,7 @@ def test_bergamot_takes_sentences_of_at_most_128_tokens(embedded: Translator) ->
     assert embedded.max_source_tokens == BergamotFamily.max_source_tokens == 128
 
 
+@pytest.mark.slow
 def test_a_hundred_sentences_on_one_line_translate_like_a_hundred_lines(
     embedded: Translator, caplog: pytest.LogCaptureFixture
 ) -> None:
