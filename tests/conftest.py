@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import tinymodels
+from tests.helpers import tinymodels
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -27,6 +27,7 @@ print(tokenizer.batch_decode(model.generate(**batch), skip_special_tokens=True)[
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "prelude",
     [

@@ -10,13 +10,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-import tinymodels
 from pipeline.models.bergamot.shortlist_layer import (
     ShortlistLayer,
     shortlist_blocked,
     shortlist_columns,
 )
 from pipeline.translate import Translator
+from tests.helpers import tinymodels
 
 LINES = tinymodels.corpus_lines(per_language=12)[:60]
 
@@ -75,6 +75,7 @@ def test_each_row_gets_exactly_its_own_shortlist(tiny_bergamot) -> None:
 FLORES = tinymodels.FLORES
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("direction", "beam", "count"),
     [pytest.param("en-pt", 1, 200, id="en-pt-greedy"), pytest.param("pt-en", 1, 200, id="pt-en-greedy"),

@@ -592,6 +592,7 @@ def test_labels_give_the_teacher_forced_loss(loaded):
 # ---------------------------------------------------------------- agreement with the native engine
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("direction", ["en-pt", "pt-en"])
 def test_agreement_with_the_native_engine(loaded, native, direction):
     model, tokenizer = loaded[direction]

@@ -36,6 +36,7 @@ def lines(count: int) -> list[str]:
     return flores + ODD
 
 
+@pytest.mark.slow
 def test_fast_greedy_equals_transformers_at_batch_size_one(model_and_tokenizer):
     model, tokenizer = model_and_tokenizer
     for line in lines(25):
@@ -44,7 +45,10 @@ def test_fast_greedy_equals_transformers_at_batch_size_one(model_and_tokenizer):
         assert fast.tolist() == slow.tolist(), line
 
 
-@pytest.mark.parametrize("max_new_tokens", [None, 3], ids=["source-limit", "max-new-tokens"])
+@pytest.mark.parametrize(
+    "max_new_tokens",
+    [pytest.param(None, id="source-limit", marks=pytest.mark.slow), pytest.param(3, id="max-new-tokens")],
+)
 def test_fast_greedy_batches_keep_shape_and_padding(model_and_tokenizer, max_new_tokens):
     model, tokenizer = model_and_tokenizer
     batch = tokenizer(lines(6), return_tensors="pt", padding=True)

@@ -22,6 +22,7 @@ from pipeline.cache import (
 from pipeline.cli import main
 from pipeline.errors import PipelineError
 from pipeline.translate import Translator
+from tests.helpers.jobs import make_job
 
 SEGMENTS = ["The rover sent a selfie.", "", "It landed in May.", "The rover sent a selfie."]
 
@@ -91,11 +92,10 @@ def counts(result: dict) -> tuple[int, int, int]:
     return result["segments_translated"], result["segments_from_cache"], result["segments_resumed"]
 
 
+@pytest.mark.slow
 def test_a_rerun_job_translates_nothing(
     tmp_path: Path, tiny_model: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from test_resume import make_job
-
     first = make_job(tmp_path / "a", tiny_model("marian"), lines=30)
     assert main(["-q", "run", str(first)]) == 0
     assert counts(scores_of(tmp_path / "a")) == (30, 0, 0) and scores_of(tmp_path / "a")["segments_per_s"] > 0
@@ -196,8 +196,6 @@ def test_only_the_translators_time_counts(
 def test_a_damaged_cache_is_an_error_that_names_the_file(
     tmp_path: Path, tiny_model: Callable[[str], Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from test_resume import make_job
-
     damaged = Path(os.environ[CACHE_ENV])
     damaged.parent.mkdir(parents=True, exist_ok=True)
     damaged.write_bytes(b"this is not an SQLite database, just garbage bytes " * 100)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli import main
-from test_resume import make_job
+from tests.helpers.jobs import make_job
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTICLE = ROOT / "corpora" / "automated-translation-article.en.txt"

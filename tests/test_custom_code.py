@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import ModelError
-from tinymodels import build_marian
+from tests.helpers.tinymodels import build_marian
 
 ROOT = Path(__file__).resolve().parents[1]
 _MARKER_CODE = "from pathlib import Path\nPath({marker!r}).write_text('custom code ran')\n"
@@ -82,6 +82,7 @@ def _env(tmp_path: Path) -> dict[str, str]:
             "HF_HUB_OFFLINE": "1"}
 
 
+@pytest.mark.slow
 def test_the_hostile_folders_really_run_their_code_when_trusted(tiny_en_pt: Path, tmp_path: Path) -> None:
     """Control: with trust_remote_code=True, transformers 5.25 runs each folder's code (the marker appears)."""
     trusted = {name: how for name, (_, how) in VARIANTS.items() if how}
@@ -97,6 +98,7 @@ def test_the_hostile_folders_really_run_their_code_when_trusted(tiny_en_pt: Path
         assert marker.read_text(encoding="utf-8") == "custom code ran", name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_translate_refuses_a_folder_with_custom_code_even_with_y_on_stdin(
     tiny_en_pt: Path, tmp_path: Path, variant: str
@@ -126,10 +128,15 @@ def test_without_the_folder_check_transformers_still_refuses(
     from pipeline import models
 
     folder, marker = _hostile(tiny_en_pt, tmp_path / "evil", "config-auto-map")
-    monkeypatch.setattr(models, "check_no_custom_code", lambda folder, name: None)
+    skipped: list[Path] = []
+    monkeypatch.setattr(models, "check_no_custom_code", lambda folder, name: skipped.append(folder))
     monkeypatch.setattr("builtins.input", lambda *args: pytest.fail("transformers asked whether to run the code"))
-    with pytest.raises(ModelError, match=r"^model folder .*/evil contains custom code \(auto_map in config.json\)"):
+    message = r"^model folder .*/evil contains custom code \(auto_map in config.json\)"
+    with pytest.raises(ModelError, match=message) as info:
         models.open_model(str(folder))
+    # The folder check raises the same message: the error must come from transformers' own refusal.
+    assert skipped, "the folder check was not bypassed"
+    assert isinstance(info.value.__cause__, ValueError) and "trust_remote_code=True" in str(info.value.__cause__)
     assert not marker.exists()
 
 

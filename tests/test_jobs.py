@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli import main
-from tinymodels import build_marian
+from tests.helpers.tinymodels import build_marian
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTICLE = ROOT / "corpora" / "automated-translation-article.en.txt"

@@ -331,6 +331,7 @@ def test_unreadable_folder(tiny_model, tmp_path: Path, monkeypatch: pytest.Monke
         open_model(str(folder))
 
 
+@pytest.mark.slow
 def test_hub_ids_follow_hf_home_and_offline_mode(tiny_model, tmp_path: Path) -> None:
     # A fresh interpreter, because huggingface_hub reads HF_HOME and HF_HUB_OFFLINE at import.
     home = tmp_path / "hf"

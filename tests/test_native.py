@@ -61,6 +61,7 @@ def test_long_segments_reach_the_engine_in_sentences(engine, monkeypatch: pytest
     assert len(joined.split()) >= 0.95 * len(one_per_line.split())
 
 
+@pytest.mark.slow
 def test_a_50_kb_line_is_translated_whole(engine, tmp_path: Path) -> None:
     # In a child with a timeout: the engine given this line in one piece ran for 448 s here.
     script = textwrap.dedent(f"""

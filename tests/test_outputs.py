@@ -14,7 +14,7 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.outputs import NAME_MAX, SUFFIXES
-from tinymodels import build_marian
+from tests.helpers.tinymodels import build_marian
 
 NO_MODEL = "/nonexistent/model-folder"
 

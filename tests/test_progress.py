@@ -11,13 +11,12 @@ from pipeline.cli import main
 from pipeline.config import load_config
 from pipeline.jobs import run_job
 from pipeline.progress import Progress
+from tests.helpers.jobs import make_job
 
 LINES = [f"The rover sent selfie number {n} from Mars." for n in range(12)]
 
 
 def test_a_job_reports_each_batch_and_each_chunk(tmp_path: Path, tiny_model: Callable[[str], Path]) -> None:
-    from test_resume import make_job
-
     seen: list[Progress] = []
     run_job(load_config(make_job(tmp_path, tiny_model("marian"), lines=12)), progress=seen.append)
     assert seen[0] == Progress("big.en-de.tiny", 0, 12)
@@ -51,8 +50,6 @@ def test_translate_draws_its_bar_on_stderr_only(
 def test_run_draws_its_bar_on_stderr_only(
     tmp_path: Path, tiny_model: Callable[[str], Path], capfd: pytest.CaptureFixture[str]
 ) -> None:
-    from test_resume import make_job
-
     assert main(["run", str(make_job(tmp_path, tiny_model("marian"), lines=12))]) == 0
     out, err = capfd.readouterr()
     assert "big.en-de.tiny: 100%|" in err and "12/12" in err

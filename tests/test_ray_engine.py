@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from raycluster import LocalCluster, free_port
-from tinymodels import FLORES
+from tests.helpers.raycluster import LocalCluster, free_port
+from tests.helpers.tinymodels import FLORES
 
 pytest.importorskip("ray", reason="the ray extra is not installed: pip install -e '.[test,ray]'")
 
@@ -95,6 +95,7 @@ def cluster() -> LocalCluster:
         yield running
 
 
+@pytest.mark.slow
 def test_a_job_on_a_loopback_cluster_matches_the_local_engine_byte_for_byte(
     tmp_path: Path, local_run: Path, cluster: LocalCluster
 ) -> None:
@@ -118,6 +119,7 @@ def test_a_job_on_a_loopback_cluster_matches_the_local_engine_byte_for_byte(
     assert "—, all from cache" in result.stdout
 
 
+@pytest.mark.slow
 def test_a_killed_worker_is_replaced_and_nothing_is_lost(
     tmp_path: Path, local_run: Path, cluster: LocalCluster
 ) -> None:
@@ -179,6 +181,7 @@ def test_without_ray_the_engine_says_how_to_install_it(monkeypatch: pytest.Monke
     assert caught.value.hint == "install the extra: pip install 'mtpipe[ray]'"
 
 
+@pytest.mark.slow
 def test_the_cluster_must_have_what_the_actors_import(cluster: LocalCluster, monkeypatch: pytest.MonkeyPatch) -> None:
     from pipeline.config import EngineConfig
     from pipeline.engines import raydata
@@ -191,6 +194,7 @@ def test_the_cluster_must_have_what_the_actors_import(cluster: LocalCluster, mon
     assert "on every node" in caught.value.hint
 
 
+@pytest.mark.slow
 def test_an_actor_the_cluster_cannot_place_is_refused_at_once(cluster: LocalCluster) -> None:
     from pipeline.config import EngineConfig
     from pipeline.engines import raydata
@@ -204,6 +208,7 @@ def test_an_actor_the_cluster_cannot_place_is_refused_at_once(cluster: LocalClus
         pass
 
 
+@pytest.mark.slow
 def test_a_resumed_job_sends_only_what_is_left(tmp_path: Path, local_run: Path, cluster: LocalCluster) -> None:
     # Kill the driver mid-job; the rerun sends the cluster only the groups not journaled, and
     # ends with the uninterrupted output. (The cache is off: it alone would skip everything.)
@@ -240,6 +245,7 @@ def test_a_resumed_job_sends_only_what_is_left(tmp_path: Path, local_run: Path, 
     assert figures(tmp_path)["segments_per_s"] > 0
 
 
+@pytest.mark.slow
 def test_translate_on_the_cluster_prints_only_the_translations(tmp_path: Path, cluster: LocalCluster) -> None:
     source = tmp_path / "in.en.txt"
     lines = (FLORES / "eng_Latn.devtest").read_text(encoding="utf-8").splitlines()[:40]

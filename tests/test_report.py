@@ -5,7 +5,7 @@ byte for byte with the reports of :func:`small_comparison`; the tests never writ
 After an intended change of the output, regenerate them, then read the diff before
 committing it:
 
-    python -m tests.golden_regen && git diff tests/golden
+    python -m tests.helpers.golden && git diff tests/golden
 
 The browser tests need Chromium (Debian/Ubuntu: ``apt-get install -y chromium``) and
 are skipped, saying so, without it. They leave their screenshots in the test's tmp
@@ -20,13 +20,13 @@ import hashlib
 import json
 import re
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import markupsafe
 import pytest
 import sacrebleu
 
-from headless import Chromium, find_chromium
 from pipeline.compare import build_comparison
 from pipeline.config import load_config
 from pipeline.errors import ConfigError
@@ -45,85 +45,11 @@ from pipeline.reports import (
 )
 from pipeline.reports.formats import register_format
 from pipeline.results import Comparison, Speed, SystemInfo, TestSetResult
-from pipeline.significance import SystemStat, compare_systems
+from pipeline.significance import compare_systems
+from tests.helpers.golden import ALERT_PAYLOAD, GOLDEN, IMG_PAYLOAD, TITLE_PAYLOAD, small_comparison
+from tests.helpers.headless import Chromium, find_chromium
 
-GOLDEN = Path(__file__).parent / "golden"
 FLORES = Path(__file__).resolve().parent.parent / "corpora" / "flores200-devtest"
-
-TITLE_PAYLOAD = "<script>document.title='pwned'</script>"
-ALERT_PAYLOAD = "<script>alert(1)</script>"
-IMG_PAYLOAD = "<img src=x onerror=\"document.title='pwned';alert(2)\">"
-
-SIGNATURES = {
-    "bleu": "nrefs:1|bs:1000|seed:12345|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0",
-    "chrf": "nrefs:1|bs:1000|seed:12345|case:mixed|eff:yes|nc:6|nw:0|space:no|version:2.6.0",
-    "chrf++": "nrefs:1|bs:1000|seed:12345|case:mixed|eff:yes|nc:6|nw:2|space:no|version:2.6.0",
-    "ter": "nrefs:1|bs:1000|seed:12345|case:lc|tok:tercom|norm:no|punct:yes|asian:no|version:2.6.0",
-}
-
-
-def _stat(metric: str, score: float, ci: float, p: float | None = None, delta: float | None = None) -> SystemStat:
-    return SystemStat(score, round(score + 0.05, 4), ci, p, p is not None and p <= 0.05 and delta != 0,
-                      SIGNATURES[metric], delta)
-
-
-def _stats(values: dict[str, tuple]) -> dict[str, SystemStat]:
-    return {metric: _stat(metric, *args) for metric, args in values.items()}
-
-
-def small_comparison() -> Comparison:
-    """A fixed comparison with a win, a loss, a draw, a failed system, a system failed halfway and a bad test set."""
-    flores = TestSetResult(
-        name="flores",
-        src_lang="en",
-        tgt_lang="pt",
-        sources=["He built a WiFi door bell.", ALERT_PAYLOAD, "Prices | rose 5%."],
-        references=[["Ele construiu uma campainha WiFi.", "<script>alert(1)</script>", "Os preços | subiram 5%."]],
-        hypotheses={
-            "base": ["Ele construiu uma campainha de WiFi.", "<script>alert(1)</script>", "Preços subiram 5%."],
-            "big": ["Ele construiu uma campainha WiFi.", "<script>alert(1)</script>", "Os preços subiram 5%."],
-            "tiny": ["Ele fez campainha."],
-        },
-        stats={
-            "base": _stats({"bleu": (45.97, 1.2), "chrf": (68.41, 0.9), "chrf++": (66.02, 0.95), "ter": (41.3, 1.5)}),
-            "big": _stats({"bleu": (48.12, 1.15, 0.001, 2.15), "chrf": (69.0, 0.88, 0.08, 0.59),
-                           "chrf++": (66.9, 0.91, 0.03, 0.88), "ter": (39.8, 1.41, 0.004, -1.5)}),
-        },
-        speed={"base": Speed(3, 0, 0, 0.211, 14.2, 402.5, 1210.0), "big": Speed(3, 0, 0, 0.968, 3.1, 88.0, 2890.4),
-               "tiny": Speed(1, 0, 0, 0.02, 50.0, 900.0, 400.0)},
-        errors={"tiny": "stopped at segment 2 of 3: out of memory"},
-    )
-    news = TestSetResult(
-        name="news",
-        src_lang="en",
-        tgt_lang="de",
-        sources=["The cat sat.", "It rained."],
-        references=[["Die Katze saß.", "Es regnete."]],
-        hypotheses={"base": ["Die Katze saß.", "Es hat geregnet."], "big": ["Die Katze saß.", "Es regnete."],
-                    "tiny": ["Katze sitzt.", "Regen."]},
-        stats={
-            "base": _stats({"bleu": (30.5, 1.8), "chrf": (58.2, 1.1), "chrf++": (55.7, 1.1), "ter": (55.0, 2.0)}),
-            "big": _stats({"bleu": (31.0, 1.75, 0.3, 0.5), "chrf": (58.9, 1.05, 0.2, 0.7),
-                           "chrf++": (56.1, 1.08, 0.25, 0.4), "ter": (54.1, 1.9, 0.12, -0.9)}),
-            "tiny": _stats({"bleu": (22.4, 1.6, 0.001, -8.1), "chrf": (51.3, 1.2, 0.001, -6.9),
-                            "chrf++": (48.9, 1.2, 0.001, -6.8), "ter": (63.2, 2.1, 0.001, 8.2)}),
-        },
-        # big found one segment in the cache, tiny resumed one: their figures cover the other only.
-        speed={"base": Speed(2, 0, 0, 0.133, 15.0, 390.0, 1215.0), "big": Speed(1, 1, 0, 0.294, 3.4, 91.2, None),
-               "tiny": Speed(1, 0, 1, 0.025, 40.5, 1100.0, 410.0)},
-    )
-    broken = TestSetResult(
-        name="broken", src_lang="en", tgt_lang="fr", sources=[], references=[],
-        error="line counts differ: broken.en has 3 lines, broken.fr has 2 lines",
-    )
-    systems = [
-        SystemInfo("base", "Helsinki-NLP/opus-mt-tc-big-en-pt", {"beam": 4, "max_length": 256}),
-        SystemInfo("big", "facebook/nllb-200-distilled-600M", {"beam": 5}),
-        SystemInfo("tiny", "./models/tiny_test"),
-        SystemInfo("ghost", "./models/missing", error="model not found: ./models/missing (no config.json)"),
-    ]
-    return Comparison(job="demo", baseline="base", systems=systems, testsets=[flores, news, broken])
-
 
 # --------------------------------------------------------------------------
 # Golden files
@@ -133,7 +59,7 @@ def small_comparison() -> Comparison:
 def _check_golden(name: str, text: str) -> None:
     path = GOLDEN / name
     assert path.read_bytes() == text.encode("utf-8"), (
-        f"{path} differs from the output; if the change is intended: python -m tests.golden_regen, then read the diff"
+        f"{path} differs from the output; if the change is intended: python -m tests.helpers.golden, then read the diff"
     )
 
 
@@ -452,9 +378,14 @@ def test_sentence_chrf_is_sacrebleus_sentence_chrf(tmp_path):
 # --------------------------------------------------------------------------
 
 CHROMIUM = find_chromium()
-needs_chromium = pytest.mark.skipif(
-    CHROMIUM is None, reason="Chromium is not installed (Debian/Ubuntu: apt-get install -y chromium)"
-)
+
+
+def needs_chromium(test: Callable) -> Callable:
+    """A test in a headless Chromium: marked ``browser`` (not in the quick tier), skipped where there is none."""
+    skip = pytest.mark.skipif(
+        CHROMIUM is None, reason="Chromium is not installed (Debian/Ubuntu: apt-get install -y chromium)"
+    )
+    return pytest.mark.browser(skip(test))
 
 
 def _degrade(lines: list[str], seed: int) -> list[str]:

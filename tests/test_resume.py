@@ -16,43 +16,10 @@ import pytest
 from pipeline.backends.generation import Seq2SeqGenerator
 from pipeline.cli import main
 from pipeline.journal import Journal
+from tests.helpers.jobs import make_job
 
-ROOT = Path(__file__).resolve().parents[1]
-ARTICLE = ROOT / "corpora" / "automated-translation-article.en.txt"
 STEM = "big.en-de.tiny"
 OUTPUTS = (f"{STEM}.txt", f"{STEM}.jsonl", f"{STEM}.meta.json")
-
-
-def corpus_lines(count: int) -> list[str]:
-    sentences = [line for line in ARTICLE.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [f"{sentences[n % len(sentences)][:80]} ({n})" for n in range(count)]
-
-
-def make_job(folder: Path, model: Path, *, lines: int = 240, max_length: int = 8) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "big.en.txt").write_text("".join(line + "\n" for line in corpus_lines(lines)), encoding="utf-8")
-    config = folder / "job.toml"
-    config.write_text(
-        f"""
-[[corpora]]
-name = "big"
-source = "big.en.txt"
-src_lang = "en"
-tgt_langs = ["de"]
-
-[[systems]]
-name = "tiny"
-model = "{model}"
-batch_tokens = 64
-max_length = {max_length}
-chunk_size = 4
-
-[output]
-dir = "out"
-""",
-        encoding="utf-8",
-    )
-    return config
 
 
 @pytest.fixture(scope="module")
@@ -85,13 +52,16 @@ def committed(path: Path) -> int:
     return total
 
 
+@pytest.mark.slow
 def test_a_killed_job_resumes_and_ends_byte_identical(
     tmp_path: Path, tiny_model: Callable[[str], Path], reference_run: Path
 ) -> None:
     config = make_job(tmp_path, tiny_model("marian"))
     command = [sys.executable, "-m", "pipeline", "run", "--no-cache", str(config)]
+    # This checkout's pipeline, whatever an installed copy (the child runs in tmp_path).
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     journal = tmp_path / "out" / f"{STEM}.partial"
-    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
         # Header + at least two chunks, but far from the 240 segments.
@@ -109,7 +79,7 @@ def test_a_killed_job_resumes_and_ends_byte_identical(
     with journal.open("ab") as handle:
         handle.write(b'{"n": 399, "transl')
 
-    resumed = subprocess.run(command, check=False, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    resumed = subprocess.run(command, check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert resumed.returncode == 0, resumed.stderr
     assert f"resuming after {journaled} of 240 segments" in resumed.stderr
     (result,) = json.loads((tmp_path / "out" / "scores.json").read_text(encoding="utf-8"))["results"]
@@ -157,6 +127,7 @@ def test_a_finished_task_is_skipped(
     }
 
 
+@pytest.mark.slow
 def test_a_resumed_task_counts_what_its_journal_held(
     tmp_path: Path, tiny_model: Callable[[str], Path], reference_run: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -56,8 +56,7 @@ def segmenters() -> dict[str, Segmenter]:
 
 def test_article_copy_is_the_corpus() -> None:
     corpus = Path(__file__).parent.parent / "corpora" / "automated-translation-article.en.txt"
-    if corpus.exists():
-        assert ARTICLE.read_bytes() == corpus.read_bytes()
+    assert ARTICLE.read_bytes() == corpus.read_bytes()
 
 
 @pytest.mark.parametrize("backend", BACKEND_CHOICES)
@@ -545,6 +544,7 @@ def _megabyte(kind: str) -> str:
     return (unit * (1_000_000 // len(unit) + 1))[:1_000_000]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["prose", "open-quote", "no-punctuation", "no-spaces"])
 def test_split_long_one_megabyte_line(kind: str) -> None:
     text = _megabyte(kind)

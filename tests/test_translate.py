@@ -14,7 +14,6 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import tinymodels
 from pipeline import translate as translate_module
 from pipeline.backends.generation import DEFAULT_MAX_SOURCE
 from pipeline.batching import split_long
@@ -26,6 +25,7 @@ from pipeline.models.defaults import DEFAULT_MODEL, default_model
 from pipeline.models.registry import builtin_names
 from pipeline.segment import Segmenter
 from pipeline.translate import Translator
+from tests.helpers import tinymodels
 
 WORDS = " ".join(tinymodels.corpus_lines(per_language=20)).split()
 FLORES = Path(__file__).resolve().parents[1] / "corpora" / "flores200-devtest"
@@ -393,6 +393,7 @@ def test_bergamot_takes_sentences_of_at_most_128_tokens(embedded: Translator) ->
     assert embedded.max_source_tokens == BergamotFamily.max_source_tokens == 128
 
 
+@pytest.mark.slow
 def test_a_hundred_sentences_on_one_line_translate_like_a_hundred_lines(
     embedded: Translator, caplog: pytest.LogCaptureFixture
 ) -> None:

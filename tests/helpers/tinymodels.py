@@ -18,7 +18,7 @@ from pathlib import Path
 import sentencepiece as spm
 import torch
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 FLORES = REPO / "corpora" / "flores200-devtest"
 CORPORA = REPO / "corpora"
 
