@@ -75,7 +75,8 @@ def corpus(segments: list[str], name: str = "c", paragraph_ids: list[int] | None
 
 def translator(**settings: Any) -> SimpleNamespace:
     # What pipeline.cache.settings_key reads from a translator without a model folder.
-    return SimpleNamespace(name="stub", beam=settings.get("beam", 1), max_length=settings.get("max_length"))
+    values = {"beam": settings.get("beam", 1), "max_length": settings.get("max_length")}
+    return SimpleNamespace(name="stub", settings=lambda: dict(values))
 
 
 def test_task_identity_changes_with_what_the_outputs_depend_on() -> None:
