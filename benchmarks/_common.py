@@ -59,7 +59,7 @@ def run_children(arg_lists: list[list[str]]) -> tuple[list[dict], float]:
         for args in arg_lists
     ]
     results = []
-    for args, proc in zip(arg_lists, procs):
+    for args, proc in zip(arg_lists, procs, strict=True):
         out, err = proc.communicate()
         if proc.returncode != 0:
             raise RuntimeError(f"child {args} failed ({proc.returncode}):\n{err[-3000:]}")
@@ -285,7 +285,8 @@ def child_main(argv: list[str]) -> int:
     parser.add_argument("--workers", type=int, default=None, help="translator, stream: worker threads")
     parser.add_argument("--quantize", default=None, help="translator: int8")
     parser.add_argument("--batch-tokens", type=int, default=2048)
-    parser.add_argument("--no-fast", action="store_true", help="translator, hf-generate: transformers' own generate loop")
+    parser.add_argument("--no-fast", action="store_true",
+                        help="translator, hf-generate: transformers' own generate loop")
     parser.add_argument("--count", type=int, default=1000, help="stream: lines to translate")
     parser.add_argument("--output", type=Path, default=None, help="write the translations here")
     args = parser.parse_args(argv)

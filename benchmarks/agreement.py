@@ -52,7 +52,7 @@ def score(hypotheses: list[str], references: list[str]) -> dict:
 
 
 def agreement(ours: list[str], native: list[str]) -> dict:
-    differing = [i for i, (a, b) in enumerate(zip(ours, native)) if a != b]
+    differing = [i for i, (a, b) in enumerate(zip(ours, native, strict=True)) if a != b]
     return {
         "identical": len(ours) - len(differing),
         "identical_pct": round(100 * (len(ours) - len(differing)) / len(ours), 2),
@@ -72,7 +72,7 @@ def translate(model, tokenizer, lines: list[str], batch_size: int, **generate_kw
             rows = order[first : first + batch_size]
             batch = tokenizer([lines[i] for i in rows], return_tensors="pt", padding=True)
             generated = model.generate(**batch, **generate_kwargs)
-            for i, text in zip(rows, tokenizer.batch_decode(generated, skip_special_tokens=True)):
+            for i, text in zip(rows, tokenizer.batch_decode(generated, skip_special_tokens=True), strict=True):
                 outputs[i] = text
     return outputs, time.perf_counter() - start
 

@@ -111,7 +111,8 @@ def quality() -> dict:
         score, _ = bleu([text], [reference])
         result[name] = {"words": len(text.split()), "bleu": round(score, 2)}
     kept = result["one_line"]["words"] / result["one_per_line"]["words"]
-    print(f"100 FLORES sentences on one line: {result['one_line']['words']} words, BLEU {result['one_line']['bleu']:.1f}; "
+    one_line = result["one_line"]
+    print(f"100 FLORES sentences on one line: {one_line['words']} words, BLEU {one_line['bleu']:.1f}; "
           f"one per line: {result['one_per_line']['words']} words, BLEU {result['one_per_line']['bleu']:.1f} "
           f"({kept:.1%} of the words)")
     return result

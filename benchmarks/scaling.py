@@ -38,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", type=int, default=1000, help="lines in the small run")
     parser.add_argument("--large", type=int, default=10000, help="lines in the large run")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads per worker (default: the Translator's)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads per worker (default: the Translator's)")
     parser.add_argument("--workers", type=int, default=None, help="worker threads (default: the Translator's)")
     parser.add_argument("--batch-tokens", type=int, default=2048)
     parser.add_argument("--no-ray", action="store_true", help="leave out the local-vs-ray engine row")

@@ -40,7 +40,9 @@ from pipeline.segment import AUTO_BACKEND, BACKENDS, Segmenter, backend_for  # n
 
 DATA = ROOT / "tests" / "data"
 FLORES = ROOT / "corpora" / "flores200-devtest"
-FLORES_FILES = {"en": "eng_Latn", "pt": "por_Latn", "de": "deu_Latn", "fr": "fra_Latn", "es": "spa_Latn", "zh": "zho_Hans"}
+FLORES_FILES = {
+    "en": "eng_Latn", "pt": "por_Latn", "de": "deu_Latn", "fr": "fra_Latn", "es": "spa_Latn", "zh": "zho_Hans",
+}
 SAMPLE_LANGUAGES = ("pt", "de", "fr", "es", "zh")
 FLORES_GROUP = 4  # lines to a paragraph
 
@@ -184,7 +186,8 @@ def speed() -> list[str]:
         seg.segment(document)
         seconds[name] = time.perf_counter() - started
     fastest = min(seconds.values())
-    return [f"- {name}: {s:.3f} s for {len(lines)} sentences ({s / fastest:.1f}x the fastest)" for name, s in seconds.items()]
+    return [f"- {name}: {s:.3f} s for {len(lines)} sentences ({s / fastest:.1f}x the fastest)"
+            for name, s in seconds.items()]
 
 
 # --------------------------------------------------------------------------
@@ -193,7 +196,8 @@ def speed() -> list[str]:
 
 
 def table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(row) + " |" for row in rows)]
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+            *("| " + " | ".join(row) + " |" for row in rows)]
 
 
 def per_language(measure: Callable[[Segmenter, str], str], languages: tuple[str, ...]) -> list[list[str]]:

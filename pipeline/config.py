@@ -107,7 +107,8 @@ class JobConfig:
 
 # key -> (required, python types accepted)
 _TOP_KEYS = {
-    "corpora": (True, list), "systems": (True, list), "output": (False, dict), "engine": (False, str), "ray": (False, dict),
+    "corpora": (True, list), "systems": (True, list), "output": (False, dict), "engine": (False, str),
+    "ray": (False, dict),
 }
 _OUTPUT_KEYS = {"dir": (False, str)}
 _RAY_KEYS = {"address": (False, str), "actors": (False, int), "cpus_per_actor": (False, (int, float)),

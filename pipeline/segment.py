@@ -120,7 +120,7 @@ class Document:
         parts: list[str] = []
         position = 0
         previous: Segment | None = None
-        for segment, translation in zip(self.segments, translations):
+        for segment, translation in zip(self.segments, translations, strict=True):
             gap = self.text[position : segment.start]
             if unspaced is not None and previous is not None and previous.paragraph == segment.paragraph:
                 if unspaced and not gap.strip():
@@ -356,7 +356,8 @@ def _align(document: str, start: int, end: int, pieces: Sequence[str], backend: 
                 break
         if matched < len(core):
             logger.warning(
-                "segmenter backend %r changed the text of a paragraph at offset %d; keeping the rest of it as one segment",
+                "segmenter backend %r changed the text of a paragraph at offset %d; "
+                "keeping the rest of it as one segment",
                 backend,
                 first,
             )

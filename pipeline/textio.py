@@ -75,7 +75,8 @@ def read_text(path: str | os.PathLike[str] | None, *, allow_empty: bool = False)
         if not text:
             raise InputError(f"{name} is empty")
         lines = text.count("\n") + (not text.endswith("\n"))
-        raise InputError(f"{name} has no text: " + ("its one line is blank" if lines == 1 else f"all {lines} lines are blank"))
+        blank = "its one line is blank" if lines == 1 else f"all {lines} lines are blank"
+        raise InputError(f"{name} has no text: {blank}")
     return text
 
 

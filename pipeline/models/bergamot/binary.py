@@ -101,7 +101,7 @@ def _decode(path: Path, data: memoryview) -> MarianModelFile:
 
     config: dict[str, str] = {}
     params: dict[str, np.ndarray] = {}
-    for name, (_, kind, _, nbytes), shape in zip(names, headers, shapes):
+    for name, (_, kind, _, nbytes), shape in zip(names, headers, shapes, strict=False):
         if offset + nbytes > len(data):
             raise ValueError(f"item {name!r} ends at byte {offset + nbytes}, past the end ({len(data)})")
         blob = data[offset : offset + nbytes]
