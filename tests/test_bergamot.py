@@ -600,8 +600,8 @@ def test_agreement_with_the_native_engine(loaded, native, direction):
     with torch.inference_mode():
         ours = [translate(model, tokenizer, [line])[0] for line in lines]
     expected = [native[direction].translate(line) for line in lines]
-    same = sum(a == b for a, b in zip(ours, expected))
-    assert same >= 0.99 * len(lines), [(a, b) for a, b in zip(ours, expected) if a != b][:3]
+    same = sum(a == b for a, b in zip(ours, expected, strict=True))
+    assert same >= 0.99 * len(lines), [(a, b) for a, b in zip(ours, expected, strict=True) if a != b][:3]
 
 
 @pytest.mark.parametrize("line", ODD_LINES + [None], ids=[f"odd{i}" for i in range(len(ODD_LINES))] + ["long"])

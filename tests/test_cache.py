@@ -94,7 +94,10 @@ def counts(result: dict) -> tuple[int, int, int]:
 
 @pytest.mark.slow
 def test_a_rerun_job_translates_nothing(
-    tmp_path: Path, tiny_model: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    tiny_model: Callable[[str], Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     first = make_job(tmp_path / "a", tiny_model("marian"), lines=30)
     assert main(["-q", "run", str(first)]) == 0
@@ -213,7 +216,10 @@ def test_a_damaged_cache_is_an_error_that_names_the_file(
 
 
 def test_translate_uses_the_cache_unless_told_not_to(
-    tmp_path: Path, tiny_model: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    tiny_model: Callable[[str], Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     source = tmp_path / "in.txt"
     source.write_text("".join(line + "\n" for line in SEGMENTS), encoding="utf-8")

@@ -68,12 +68,17 @@ def test_evaluate_text_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[st
 @pytest.mark.parametrize(
     ("make", "argv", "message"),
     [
-        pytest.param(None, ["evaluate", "--refs", "{missing}", "--tgt", "pt", "{hyp}"], "file not found: ", id="missing-file"),
+        pytest.param(None, ["evaluate", "--refs", "{missing}", "--tgt", "pt", "{hyp}"], "file not found: ",
+                     id="missing-file"),
         pytest.param(b"", ["evaluate", "--refs", "{ref}", "--tgt", "pt", "{bad}"], "is empty", id="empty-file"),
-        pytest.param(b"ok line\nol\xe1\n", ["evaluate", "--refs", "{ref}", "--tgt", "pt", "{bad}"], "line 2 is not valid UTF-8", id="not-utf8"),
-        pytest.param(b"one\ntwo\n", ["evaluate", "--refs", "{ref}", "--tgt", "pt", "{bad}"], "2 lines", id="line-count"),
-        pytest.param(None, ["evaluate", "--refs", "{ref}", "--tgt", "xx-klingon", "{hyp}"], "unknown language code", id="bad-language"),
-        pytest.param(None, ["segment", "--lang", "qq9", "{hyp}"], "unknown language code 'qq9'", id="segment-bad-language"),
+        pytest.param(b"ok line\nol\xe1\n", ["evaluate", "--refs", "{ref}", "--tgt", "pt", "{bad}"],
+                     "line 2 is not valid UTF-8", id="not-utf8"),
+        pytest.param(b"one\ntwo\n", ["evaluate", "--refs", "{ref}", "--tgt", "pt", "{bad}"], "2 lines",
+                     id="line-count"),
+        pytest.param(None, ["evaluate", "--refs", "{ref}", "--tgt", "xx-klingon", "{hyp}"], "unknown language code",
+                     id="bad-language"),
+        pytest.param(None, ["segment", "--lang", "qq9", "{hyp}"], "unknown language code 'qq9'",
+                     id="segment-bad-language"),
         pytest.param(None, ["run", "{missing}"], "config file not found", id="missing-config"),
     ],
 )

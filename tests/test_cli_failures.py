@@ -116,11 +116,16 @@ def test_an_output_folder_under_a_file(
     (tmp_path / "file").write_text("x", encoding="utf-8")
     code, _, err = run(capsys, "run", str(config), "--out", str(tmp_path / "file" / "out"))
     assert code == 1
-    assert one_error(err) == f"error: output folder {tmp_path / 'file' / 'out'} cannot be made: {tmp_path / 'file'} is a file, not a folder"
+    assert one_error(err) == (
+        f"error: output folder {tmp_path / 'file' / 'out'} cannot be made: {tmp_path / 'file'} is a file, not a folder"
+    )
 
 
 def test_a_read_only_output_folder(
-    tmp_path: Path, tiny_model: Callable[[str], Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    tiny_model: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     config = make_job(tmp_path, tiny_model("marian"), lines=12)
     out_dir = tmp_path / "out"
@@ -157,7 +162,9 @@ def test_a_full_disk_while_a_job_writes(
         return
     # The whole translation is in the journal, and the message says so; no output stands alone.
     assert leftovers(out_dir) == [f"{STEM}.partial"]
-    assert f"hint: make room and run the same command again: the 12 translated segments are kept in {STEM}.partial" in err
+    assert (
+        f"hint: make room and run the same command again: the 12 translated segments are kept in {STEM}.partial" in err
+    )
     monkeypatch.undo()
     code, _, err = run(capsys, "run", str(config), "--no-cache")
     assert code == 0, err
@@ -226,7 +233,9 @@ def test_compare_out_that_is_a_file_fails_before_any_work(
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
-@pytest.mark.parametrize("argv", [["segment", "--lang", "en", str(ARTICLE)], ["models", "list"]], ids=["segment", "list"])
+@pytest.mark.parametrize(
+    "argv", [["segment", "--lang", "en", str(ARTICLE)], ["models", "list"]], ids=["segment", "list"]
+)
 def test_stdout_on_a_full_device(argv: list[str]) -> None:
     with open("/dev/full", "w") as full:
         proc = subprocess.run([sys.executable, "-m", "pipeline", *argv], stdout=full, stderr=subprocess.PIPE,
@@ -305,7 +314,9 @@ def test_a_read_only_cache_says_read_only(
     assert "hint: make it writable, set $MTPIPE_CACHE to a file in a writable folder, or run with --no-cache" in err
 
 
-def test_a_cache_under_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_cache_under_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "file").write_text("", encoding="utf-8")
     monkeypatch.setenv("MTPIPE_CACHE", str(tmp_path / "file" / "translations.sqlite3"))
     source = tmp_path / "in.txt"
@@ -352,7 +363,9 @@ def test_bad_numbers_and_types_in_a_job(
         pytest.param("--batch-tokens", "0", "must be from 1 to 1048576, got 0", id="batch-tokens"),
     ],
 )
-def test_bad_numbers_on_the_command_line(capsys: pytest.CaptureFixture[str], option: str, value: str, message: str) -> None:
+def test_bad_numbers_on_the_command_line(
+    capsys: pytest.CaptureFixture[str], option: str, value: str, message: str
+) -> None:
     code, _, err = run(capsys, "translate", "--src", "en", "--tgt", "pt", option, value)
     assert code == 2
     assert message in err
@@ -363,7 +376,9 @@ def test_bad_numbers_on_the_command_line(capsys: pytest.CaptureFixture[str], opt
 # --------------------------------------------------------------------------
 
 
-def test_an_all_blank_hypothesis_file_is_called_blank_not_empty(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_all_blank_hypothesis_file_is_called_blank_not_empty(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     hyp, ref = tmp_path / "hyp.txt", tmp_path / "ref.txt"
     hyp.write_text("  \n\n\t\n", encoding="utf-8")
     ref.write_text("a\nb\nc\n", encoding="utf-8")
@@ -399,7 +414,9 @@ def test_a_cr_only_document_keeps_its_paragraphs(tmp_path: Path, capsys: pytest.
     assert outputs[0].count("\n\n") == 13  # the article's 14 paragraphs
 
 
-def test_seed_0_is_accepted(tmp_path: Path, tiny_model: Callable[[str], Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_seed_0_is_accepted(
+    tmp_path: Path, tiny_model: Callable[[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     config = make_comparison(tmp_path, tiny_model("marian"))
     code, _, err = run(capsys, "-q", "compare", str(config), "--samples", "20", "--seed", "0")
     assert code == 0, err
@@ -414,5 +431,7 @@ def test_counts_of_one_are_singular() -> None:
 
     with pytest.raises(InputError) as info:
         align_document(["Olá."], [0], [["um", "dois", "três"]], tgt_lang="pt")
-    assert str(info.value) == "cannot align the document with the reference: 1 segment in 1 paragraph, but the reference has 3 lines"
+    assert str(info.value) == (
+        "cannot align the document with the reference: 1 segment in 1 paragraph, but the reference has 3 lines"
+    )
     assert info.value.hint.startswith("give a reference with 1 line (one per segment), 1 line (one per paragraph)")

@@ -44,7 +44,9 @@ def write_lines(path: Path, lines: list[str]) -> Path:
 # --------------------------------------------------------------------------
 
 
-def test_quiet_after_the_command(tmp_path: Path, tiny_model: Callable[[str], Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_quiet_after_the_command(
+    tmp_path: Path, tiny_model: Callable[[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     config = make_job(tmp_path, tiny_model("marian"), lines=12)
     capsys.readouterr()  # building the tiny model may print
     code, out, err = run(capsys, "run", str(config), "-q")
@@ -81,7 +83,9 @@ def test_pt_to_en_without_model_uses_bergamot_pt_en(tmp_path: Path, capsys: pyte
     code, out, err = run(capsys, "-v", "translate", "--src", "pt", "--tgt", "en", str(source))
     assert code == 0, err
     assert "DEBUG: model bergamot-pt-en: bergamot family" in err
-    code, explicit, _ = run(capsys, "-q", "translate", "--model", "bergamot-pt-en", "--src", "pt", "--tgt", "en", str(source))
+    code, explicit, _ = run(
+        capsys, "-q", "translate", "--model", "bergamot-pt-en", "--src", "pt", "--tgt", "en", str(source)
+    )
     assert out == explicit and len(out.splitlines()) == 2
 
 
@@ -326,8 +330,8 @@ def test_a_target_variant_the_model_does_not_write_is_warned_about(
     source = write_lines(tmp_path / "in.txt", ["Hello."])
     code, out, err = run(capsys, "translate", "--src", "en", "--tgt", tgt, str(source))
     assert code == 0 and out.strip()
-    warning = ("WARNING: model bergamot-en-pt writes pt-BR (Portuguese (Brazil)), not the pt-PT (Portuguese (Portugal)) "
-               "asked for: the output will be pt-BR")
+    warning = ("WARNING: model bergamot-en-pt writes pt-BR (Portuguese (Brazil)), "
+               "not the pt-PT (Portuguese (Portugal)) asked for: the output will be pt-BR")
     assert (warning in err) is warned, err
     assert err.count("WARNING: model bergamot") == int(warned)
 
@@ -340,8 +344,8 @@ def test_the_native_engine_warns_once_about_a_variant(caplog: pytest.LogCaptureF
     for tgt in ("pt-PT", "pt-PT", "pt-BR"):
         translator.check_direction("en", tgt)
     warnings = [r.getMessage() for r in caplog.records if "writes pt-BR" in r.getMessage()]
-    assert warnings == [("model bergamot-native writes pt-BR (Portuguese (Brazil)), not the pt-PT (Portuguese (Portugal)) "
-                         "asked for: the output will be pt-BR")]
+    assert warnings == [("model bergamot-native writes pt-BR (Portuguese (Brazil)), "
+                         "not the pt-PT (Portuguese (Portugal)) asked for: the output will be pt-BR")]
 
 
 @pytest.mark.parametrize(

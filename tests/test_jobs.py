@@ -107,7 +107,8 @@ def test_paragraph_level_when_the_reference_is_one_paragraph_per_line(
         pytest.param({"tgt": "de"}, "cannot", id="target-the-model-cannot-produce"),
         pytest.param({"extra": "beem = 2"}, "unknown key 'beem'; did you mean 'beam'?", id="config-typo"),
         pytest.param({"reference": ROOT / "README.md"}, "line", id="reference-line-count"),
-        pytest.param({"reference": Path("/nonexistent/ref.txt")}, "file not found: /nonexistent/ref.txt", id="missing-reference"),
+        pytest.param({"reference": Path("/nonexistent/ref.txt")}, "file not found: /nonexistent/ref.txt",
+                     id="missing-reference"),
     ],
 )
 def test_bad_jobs_fail_before_translating_and_write_nothing(
@@ -128,10 +129,14 @@ def test_unknown_model_in_a_job(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert not (tmp_path / "runs").exists()
 
 
-def test_translate_keeps_lines_and_empty_lines(tmp_path: Path, tiny_en_pt: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_translate_keeps_lines_and_empty_lines(
+    tmp_path: Path, tiny_en_pt: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     source = tmp_path / "in.txt"
     source.write_text("Hello world.\n\nThe rover is on Mars.\n   \nChina landed.\n", encoding="utf-8")
-    code, out, err = run(capsys, "-q", "translate", "--model", str(tiny_en_pt), "--src", "en", "--tgt", "pt", str(source))
+    code, out, err = run(
+        capsys, "-q", "translate", "--model", str(tiny_en_pt), "--src", "en", "--tgt", "pt", str(source)
+    )
     assert code == 0, err
     lines = out.split("\n")
     assert lines[-1] == "" and len(lines) == 6
@@ -141,7 +146,8 @@ def test_translate_keeps_lines_and_empty_lines(tmp_path: Path, tiny_en_pt: Path,
 
 def test_translate_segment_keeps_the_paragraph_structure(tiny_en_pt: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(
-        capsys, "-q", "translate", "--model", str(tiny_en_pt), "--src", "en", "--tgt", "pt-BR", "--segment", str(ARTICLE)
+        capsys, "-q", "translate", "--model", str(tiny_en_pt), "--src", "en", "--tgt", "pt-BR", "--segment",
+        str(ARTICLE),
     )
     assert code == 0, err
     source_layout = [bool(line.strip()) for line in ARTICLE.read_text(encoding="utf-8").splitlines()]

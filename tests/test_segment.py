@@ -162,7 +162,9 @@ def test_multilingual_samples_are_well_formed() -> None:
 # FLORES-200 devtest, six languages: not worse than before the per-language choice
 # --------------------------------------------------------------------------
 
-_FLORES_FILES = {"en": "eng_Latn", "pt": "por_Latn", "de": "deu_Latn", "fr": "fra_Latn", "es": "spa_Latn", "zh": "zho_Hans"}
+_FLORES_FILES = {
+    "en": "eng_Latn", "pt": "por_Latn", "de": "deu_Latn", "fr": "fra_Latn", "es": "spa_Latn", "zh": "zho_Hans"
+}
 # Measured with sentencex for every language (the default before issue 11) by
 # benchmarks/segmenters.py: (lines exactly one segment when 4 lines make a
 # paragraph, line boundaries missed there, lines kept whole in the file as it is).
@@ -362,7 +364,9 @@ def test_unknown_language() -> None:
 
 
 def test_pysbd_unsupported_language_lists_supported() -> None:
-    with pytest.raises(ConfigError, match=r"'pysbd' does not support language 'pt-BR' \(supported: am, ar, .*, en, .*zh\)"):
+    with pytest.raises(
+        ConfigError, match=r"'pysbd' does not support language 'pt-BR' \(supported: am, ar, .*, en, .*zh\)"
+    ):
         Segmenter("pt-BR", backend="pysbd")
 
 
@@ -376,7 +380,9 @@ def test_missing_backend_package(monkeypatch: pytest.MonkeyPatch) -> None:
         Segmenter("en")
 
 
-def test_backend_that_changes_text_loses_nothing(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+def test_backend_that_changes_text_loses_nothing(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     class Rewriting(BACKENDS["sentencex"]):  # type: ignore[misc, valid-type]
         def sentences(self, paragraph: str) -> list[str]:
             return ["One.", "Tw0.", "Three."]
@@ -455,9 +461,11 @@ def _words(text: str) -> int:
             "The rover — small and slow — is still working today.", 5, _words,
             ["The rover —", "small and slow —", "is still working today."], id="dashes",
         ),
-        pytest.param("one two three four five six seven", 3, _words, ["one two three", "four five six", "seven"], id="words"),
+        pytest.param("one two three four five six seven", 3, _words, ["one two three", "four five six", "seven"],
+                     id="words"),
         pytest.param("中国航天局发布了照片，显示火星车；上面插着国旗。", 8, len,
-                     ["中国航天局发布了", "照片，", "显示火星车；", "上面插着国旗。"], id="cjk-clauses-then-chars"),
+                     ["中国航天局发布了", "照片，", "显示火星车；", "上面插着国旗。"],
+                     id="cjk-clauses-then-chars"),
         pytest.param("abcdefghij", 4, len, ["abcd", "efgh", "ij"], id="characters"),
         pytest.param("e\u0301e\u0301e\u0301", 3, len, ["e\u0301", "e\u0301", "e\u0301"], id="combining-marks-kept"),
     ],
@@ -520,7 +528,10 @@ def test_split_long_without_a_segmenter_packs_across_sentences() -> None:
 
 @pytest.mark.parametrize(
     ("lang", "file", "lines", "joiner"),
-    [pytest.param("en", "eng_Latn", 150, " ", id="spaced"), pytest.param("zh-Hans", "zho_Hans", 400, "", id="unspaced")],
+    [
+        pytest.param("en", "eng_Latn", 150, " ", id="spaced"),
+        pytest.param("zh-Hans", "zho_Hans", 400, "", id="unspaced"),
+    ],
 )
 def test_split_long_segments_window_by_window_like_the_whole(lang: str, file: str, lines: int, joiner: str) -> None:
     # The segmenter sees windows of the line; the sentences must be those of the whole line.

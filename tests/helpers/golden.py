@@ -52,7 +52,8 @@ def small_comparison() -> Comparison:
             "tiny": ["Ele fez campainha."],
         },
         stats={
-            "base": make_stats({"bleu": (45.97, 1.2), "chrf": (68.41, 0.9), "chrf++": (66.02, 0.95), "ter": (41.3, 1.5)}),
+            "base": make_stats({"bleu": (45.97, 1.2), "chrf": (68.41, 0.9),
+                                "chrf++": (66.02, 0.95), "ter": (41.3, 1.5)}),
             "big": make_stats({"bleu": (48.12, 1.15, 0.001, 2.15), "chrf": (69.0, 0.88, 0.08, 0.59),
                            "chrf++": (66.9, 0.91, 0.03, 0.88), "ter": (39.8, 1.41, 0.004, -1.5)}),
         },
