@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pipeline.align import check_alignment
 from pipeline.metrics import METRIC_NAMES, check_metrics, metric_for
 
-__all__ = ["Score", "score_corpus", "score_sentences"]
+__all__ = ["Score", "clean_score", "score_corpus", "score_sentences"]
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ def score_corpus(
         result = metric.corpus_score(hyps, refs)
         signature = metric.get_signature().format()
         # The line sacrebleu's command line prints: "BLEU|nrefs:1|...|version:2.6.0 = 34.12 65.2/40.1/...".
-        scores[name] = Score(name, _clean(result.score), signature, result.format(signature=signature))
+        scores[name] = Score(name, clean_score(result.score), signature, result.format(signature=signature))
     return scores
 
 
@@ -113,11 +113,11 @@ def score_sentences(
     if metric == "ter":  # with the line numbers of the whole set, before any line is scored
         scorer.check_lines(hypotheses, references)
     return [
-        _clean(scorer.sentence_score(hyp, [stream[i] for stream in references]).score)
+        clean_score(scorer.sentence_score(hyp, [stream[i] for stream in references]).score)
         for i, hyp in enumerate(hypotheses)
     ]
 
 
-def _clean(score: float) -> float:
+def clean_score(score: float) -> float:
     """Drop floating-point noise (BLEU of a perfect match is 100.00000000000004), nothing else."""
     return round(float(score), 10)

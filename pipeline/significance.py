@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pipeline.align import check_alignment
 from pipeline.errors import ConfigError, InputError
+from pipeline.evaluate import clean_score
 from pipeline.metrics import METRIC_NAMES, METRICS, metric_for
 from pipeline.sacrebleu_compat import seed_paired_test
 
@@ -88,12 +89,12 @@ class SystemStat:
     @property
     def ci_low(self) -> float:
         """The lower end of the 95% confidence interval."""
-        return _clean(self.mean - self.ci)
+        return clean_score(self.mean - self.ci)
 
     @property
     def ci_high(self) -> float:
         """The upper end of the 95% confidence interval."""
-        return _clean(self.mean + self.ci)
+        return clean_score(self.mean + self.ci)
 
     def outcome(self, metric: str) -> Outcome | None:
         """How this system compares with the baseline on ``metric`` (for TER, lower is better).
@@ -213,11 +214,11 @@ def _scorer(name: str, tgt_lang: str, references: list[list[str]], tokenize: str
 
 def _stat(result: Any, signature: str, alpha: float, baseline_score: float | None) -> SystemStat:
     p_value = None if result.p_value is None else float(result.p_value)
-    delta = None if p_value is None or baseline_score is None else _clean(result.score - baseline_score)
+    delta = None if p_value is None or baseline_score is None else clean_score(result.score - baseline_score)
     return SystemStat(
-        score=_clean(result.score),
-        mean=_clean(result.mean),
-        ci=_clean(result.ci),
+        score=clean_score(result.score),
+        mean=clean_score(result.mean),
+        ci=clean_score(result.ci),
         p_value=p_value,
         significant=p_value is not None and p_value <= alpha and delta != 0,
         signature=signature,
@@ -237,8 +238,3 @@ def _sacrebleu_seed(seed: int) -> Iterator[None]:
             del os.environ["SACREBLEU_SEED"]
         else:
             os.environ["SACREBLEU_SEED"] = previous
-
-
-def _clean(value: float) -> float:
-    """Drop floating-point noise, as ``pipeline.evaluate`` does for corpus scores."""
-    return round(float(value), 10)
