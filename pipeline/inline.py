@@ -1,0 +1,285 @@
+"""Inline markup through translation: tags, protected text and glossary terms put back in place.
+
+Two ways are implemented, measured on tests/data/tags (benchmarks/tags.py, docs/formats.md):
+
+- ``align`` (the default): the model translates the plain sentence; its own
+  cross-attention (:mod:`pipeline.wordalign`) then says which target words
+  came from the words a tag wrapped, and the tag wraps those. The model never
+  sees markup, so the translation is the same as for the plain sentence.
+- ``placeholder``: the tags are written into the sentence as XML-like markers
+  (``<g1>...</g1>``, ``<x2/>``) and read back from the output. A marker the
+  model drops or mangles loses its tag.
+
+Either way, text that must come through unchanged (a ``keep`` tag: code, a
+placeholder, a URL, an e-mail address, a number) is checked in the output: if
+the model changed it, the words aligned with it are replaced by the original.
+Glossary terms (:mod:`pipeline.glossary`) work the same way with their target
+term.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from pipeline.formats.base import Tag, Unit
+from pipeline.wordalign import WordAlignment
+
+__all__ = ["Constraint", "STRATEGIES", "auto_keep", "from_placeholders", "project", "to_placeholders"]
+
+STRATEGIES = ("align", "placeholder")
+"""How inline tags cross translation (see the module docstring)."""
+
+AUTO_ID = 1 << 30
+"""Ids from here on are the pipeline's own keep spans (URLs, numbers...), never passed to a format."""
+
+_PROTECTED = re.compile(
+    r"(?:https?|ftp)://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]"  # URLs, without trailing punctuation
+    r"|www\.[^\s<>\"']+[^\s<>\"'.,;:!?)\]]"
+    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"  # e-mail addresses
+    r"|%(?:\d+\$)?[-+ #0]*\d*(?:\.\d+)?[sdifuxXeEgGcr%]"  # printf placeholders
+    r"|\{\{?\s*[\w.]*\s*\}\}?"  # {name}, {{count}}, {}
+    r"|\d+(?:[.,:/]\d+)*"  # numbers, times, dates
+)
+
+
+def auto_keep(text: str, tags: Sequence[Tag]) -> tuple[Tag, ...]:
+    """Keep tags for the URLs, e-mail addresses, placeholders and numbers in ``text`` not already protected."""
+    covered = [(tag.start, tag.end) for tag in tags if tag.kind == "keep"]
+    out = []
+    for n, match in enumerate(_PROTECTED.finditer(text)):
+        start, end = match.span()
+        if not any(a <= start and end <= b for a, b in covered):
+            out.append(Tag(start, end, AUTO_ID + n, "keep"))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """Text that must appear in the translation where its source span went.
+
+    Attributes:
+        start, end: the span in the source.
+        target: what the translation must say there (the source text itself for a keep span).
+        tag: the keep tag it comes from, if any (its new place is recorded on it).
+        term: the glossary entry it comes from, for the report.
+    """
+
+    start: int
+    end: int
+    target: str
+    tag: Tag | None = None
+    term: str | None = None
+
+
+@dataclass
+class Projected:
+    """A translated sentence with its tags, and what happened to its constraints."""
+
+    text: str
+    tags: list[Tag]
+    kept: list[Constraint] = field(default_factory=list)  # already right in the model's output
+    fixed: list[Constraint] = field(default_factory=list)  # put right by replacing the aligned words
+    failed: list[Constraint] = field(default_factory=list)  # no aligned words to replace
+
+
+def project(source: str, tags: Sequence[Tag], target: str, alignment: WordAlignment,
+            constraints: Sequence[Constraint] = ()) -> Projected:
+    """Carry ``tags`` and ``constraints`` from ``source`` onto its translation ``target``.
+
+    Pair tags wrap the target words aligned with the words they wrapped (outer
+    tags first, inner ones kept inside them, siblings kept apart); empty tags
+    follow the word before them; keep tags and other constraints make sure their
+    text appears and then wrap it. Every tag comes out, properly nested.
+    """
+    spans: dict[int, tuple[int, int]] = {}
+    order = sorted(range(len(tags)), key=lambda i: (tags[i].start, -tags[i].end))
+    for i in order:
+        tag = tags[i]
+        parent = _parent(tags, i, spans)
+        if tag.kind == "empty":
+            at = _empty_place(source, tag.start, target, alignment)
+            spans[i] = _clip((at, at), parent)
+        else:
+            spans[i] = _clip(_pair_place(tag, target, alignment), parent)
+        for j in spans:
+            if j != i and tags[j].kind != "empty" and not _nests(tags, i, j):
+                spans[i] = _apart(spans[i], spans[j])
+    text, result = target, Projected(target, [])
+    # Constraints right to left, so that a replacement does not move the spans still to do.
+    todo = [(c, _pair_place(Tag(c.start, c.end, -1), target, alignment)) for c in constraints]
+    for constraint, place in sorted(todo, key=lambda item: -item[1][0]):
+        found = _nearest(text, constraint.target, place[0])
+        if found is not None:
+            new = (found, found + len(constraint.target))
+            result.kept.append(constraint)
+        elif place[1] > place[0]:
+            text = text[: place[0]] + constraint.target + text[place[1] :]
+            shift = len(constraint.target) - (place[1] - place[0])
+            spans = {i: _shifted(span, place, shift) for i, span in spans.items()}
+            new = (place[0], place[0] + len(constraint.target))
+            result.fixed.append(constraint)
+        else:
+            result.failed.append(constraint)
+            continue
+        if constraint.tag is not None:
+            index = next(i for i, tag in enumerate(tags) if tag is constraint.tag)
+            spans[index] = new
+    result.text = text
+    result.tags = [Tag(spans[i][0], spans[i][1], tag.id, tag.kind) for i, tag in enumerate(tags)]
+    return result
+
+
+def _pair_place(tag: Tag, target: str, alignment: WordAlignment) -> tuple[int, int]:
+    src, tgt = alignment.source_words, alignment.target_words
+    inside = {s for s, (start, end) in enumerate(src) if start < tag.end and end > tag.start}
+    if not tgt:
+        return 0, 0
+    if not inside:  # wraps no word (only spaces): after the word before it
+        at = _empty_place_words(tag.start, alignment)
+        return at, at
+    hits = [t for t in range(len(tgt)) if alignment.source_of(t) in inside]
+    if not hits:
+        hits = [t for s in inside if (t := alignment.target_of(s)) is not None]
+    # Punctuation at the edges of the span stays outside, unless the source tag wrapped punctuation there.
+    first, last = min(hits), max(hits)
+    return tgt[first][0], tgt[last][1]
+
+
+def _empty_place(source: str, at: int, target: str, alignment: WordAlignment) -> int:
+    return _empty_place_words(at, alignment) if alignment.target_words else len(target) if at else 0
+
+
+def _empty_place_words(at: int, alignment: WordAlignment) -> int:
+    before = [s for s, (_, end) in enumerate(alignment.source_words) if end <= at]
+    if not before:
+        return 0
+    if len(before) == len(alignment.source_words):
+        return alignment.target_words[-1][1]
+    t = alignment.target_of(before[-1])
+    return alignment.target_words[t][1] if t is not None else 0
+
+
+def _parent(tags: Sequence[Tag], i: int, spans: dict[int, tuple[int, int]]) -> tuple[int, int] | None:
+    """The target span of the innermost tag already placed that contains tag ``i`` in the source."""
+    best = None
+    for j in spans:
+        outer = tags[j]
+        if outer.kind == "pair" and _nests(tags, i, j) and (best is None or outer.start >= tags[best].start):
+            best = j
+    return spans[best] if best is not None else None
+
+
+def _nests(tags: Sequence[Tag], inner: int, outer: int) -> bool:
+    a, b = tags[inner], tags[outer]
+    return b.kind == "pair" and b.start <= a.start and a.end <= b.end and (b.start, -b.end) < (a.start, -a.end)
+
+
+def _clip(span: tuple[int, int], parent: tuple[int, int] | None) -> tuple[int, int]:
+    if parent is None:
+        return span
+    start = min(max(span[0], parent[0]), parent[1])
+    end = min(max(span[1], start), parent[1])
+    return start, end
+
+
+def _apart(span: tuple[int, int], other: tuple[int, int]) -> tuple[int, int]:
+    """``span`` trimmed so that it neither overlaps ``other`` nor crosses its edges."""
+    start, end = span
+    if end <= other[0] or start >= other[1] or (start <= other[0] and other[1] <= end):
+        return span
+    if other[0] <= start and end <= other[1]:  # inside a non-parent: put it after
+        return other[1], other[1]
+    if start < other[0]:
+        return start, other[0]
+    return other[1], max(other[1], end)
+
+
+def _shifted(span: tuple[int, int], place: tuple[int, int], shift: int) -> tuple[int, int]:
+    def move(offset: int, is_end: bool) -> int:
+        if offset > place[1] or (offset == place[1] and (is_end or place[1] > place[0])):
+            return offset + shift
+        return min(offset, place[0] + max(0, place[1] - place[0] + shift)) if offset > place[0] else offset
+
+    return move(span[0], False), move(span[1], True)
+
+
+def _nearest(text: str, needle: str, near: int) -> int | None:
+    hits = [m.start() for m in re.finditer(re.escape(needle), text)] if needle else []
+    return min(hits, key=lambda at: abs(at - near)) if hits else None
+
+
+# --------------------------------------------------------------------------
+# The placeholder strategy
+# --------------------------------------------------------------------------
+
+_MARK = re.compile(r"<(/?)([gx])(\d+)(/?)>")
+
+
+def to_placeholders(unit: Unit) -> str:
+    """``unit.text`` with pair tags as ``<gN>...</gN>`` and empty tags as ``<xN/>`` (N: the tag's index)."""
+    events = []
+    for n, tag in enumerate(unit.tags):
+        if tag.kind == "empty":
+            events.append((tag.start, 1, 0, f"<x{n}/>"))
+        elif tag.kind == "pair":
+            events.append((tag.end, 0, -tag.start, f"</g{n}>"))
+            events.append((tag.start, 2, -tag.end, f"<g{n}>"))
+    out, position = [], 0
+    for offset, _, _, mark in sorted(events):
+        out.append(unit.text[position:offset])
+        out.append(mark)
+        position = offset
+    out.append(unit.text[position:])
+    return "".join(out)
+
+
+def from_placeholders(output: str, source: Unit) -> tuple[str, list[Tag], int]:
+    """The plain text of a translated marked sentence, the tags found in it, and how many were lost.
+
+    A marker that is missing, repeated or badly nested loses its tag (keep tags are not markers).
+    """
+    text: list[str] = []
+    length, opened, found = 0, {}, {}
+    stack: list[int] = []
+    position = 0
+    for match in _MARK.finditer(output):
+        chunk = output[position : match.start()]
+        text.append(chunk)
+        length += len(chunk)
+        position = match.end()
+        closing, kind, number, void = match.group(1) == "/", match.group(2), int(match.group(3)), match.group(4)
+        if number >= len(source.tags) or number in found:
+            continue
+        expected = source.tags[number].kind
+        if kind == "x" and void and expected == "empty":
+            found[number] = (length, length)
+        elif kind == "g" and not closing and not void and expected == "pair" and number not in opened:
+            opened[number] = length
+            stack.append(number)
+        elif kind == "g" and closing and stack and stack[-1] == number:
+            stack.pop()
+            found[number] = (opened.pop(number), length)
+    text.append(output[position:])
+    plain, moved = _collapse_spaces("".join(text))
+    found = {n: (moved(a), moved(b)) for n, (a, b) in found.items()}
+    tags = [Tag(start, end, source.tags[n].id, source.tags[n].kind) for n, (start, end) in sorted(found.items())]
+    lost = sum(1 for tag in source.tags if tag.kind != "keep") - len(tags)
+    return plain, tags, lost
+
+
+def _collapse_spaces(text: str):  # noqa: ANN202 - returns the text and an offset map
+    """``text`` with runs of spaces made one and the ends stripped, and a function mapping old offsets to new."""
+    keep = [i for i, ch in enumerate(text) if not (ch == " " and (i == 0 or text[i - 1] == " "))]
+    out = "".join(text[i] for i in keep)
+    lead = len(out) - len(out.lstrip())
+    out_stripped = out.strip()
+
+    def moved(offset: int) -> int:
+        import bisect
+
+        new = bisect.bisect_left(keep, offset) - lead
+        return min(max(new, 0), len(out_stripped))
+
+    return out_stripped, moved

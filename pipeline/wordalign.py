@@ -1,0 +1,172 @@
+"""Word alignment between a sentence and its translation, read from the model's own cross-attention.
+
+After a segment is translated, the model is run once more in teacher-forcing
+mode over its own output, and the cross-attention weights say which source
+token each target token was produced from. Bergamot students are trained with
+guided alignment on their last decoder layer (as Marian does for HTML), so
+there the weights are a real word alignment; for other models they are a
+usable approximation. :mod:`pipeline.inline` uses the alignment to put inline
+markup, protected text and glossary terms back in place.
+
+Words are runs of letters and digits, or single punctuation marks, so that a
+tag around "the mat" in "on the mat." does not swallow the full stop.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+__all__ = ["AttentionAligner", "Aligner", "DiagonalAligner", "WordAlignment", "words"]
+
+_WORD = re.compile(r"\w+(?:['’\-]\w+)*|[^\w\s]")
+
+
+def words(text: str) -> list[tuple[int, int]]:
+    """The character spans of ``text``'s words and punctuation marks, in order."""
+    return [match.span() for match in _WORD.finditer(text)]
+
+
+@dataclass(frozen=True)
+class WordAlignment:
+    """Which source word each target word comes from, and the reverse.
+
+    Attributes:
+        source_words: character spans of the source's words.
+        target_words: character spans of the target's words.
+        weights: ``weights[t][s]``, how much target word ``t`` attends to source word ``s``.
+    """
+
+    source_words: list[tuple[int, int]]
+    target_words: list[tuple[int, int]]
+    weights: list[list[float]]
+
+    def source_of(self, t: int) -> int | None:
+        """The source word that target word ``t`` attends to most (None: no source words)."""
+        row = self.weights[t]
+        return max(range(len(row)), key=row.__getitem__) if row else None
+
+    def target_of(self, s: int) -> int | None:
+        """The target word that attends most to source word ``s`` (None: no target words)."""
+        if not self.weights:
+            return None
+        return max(range(len(self.weights)), key=lambda t: self.weights[t][s])
+
+
+class Aligner(Protocol):
+    """Aligns sentences with their translations."""
+
+    name: str
+
+    def align(self, sources: Sequence[str], targets: Sequence[str]) -> list[WordAlignment]:
+        """One :class:`WordAlignment` per pair."""
+        ...
+
+
+class DiagonalAligner:
+    """Word ``t`` of the target aligned with the word at the same relative position in the source.
+
+    The fallback when no model can be asked (the native engine): monotonic, often wrong
+    on reordering, but it keeps every tag and protected span in a well-formed place.
+    """
+
+    name = "diagonal"
+
+    def align(self, sources: Sequence[str], targets: Sequence[str]) -> list[WordAlignment]:
+        out = []
+        for source, target in zip(sources, targets, strict=True):
+            src, tgt = words(source), words(target)
+            weights = [[-abs((t + 0.5) / len(tgt) - (s + 0.5) / len(src)) for s in range(len(src))]
+                       for t in range(len(tgt))]
+            out.append(WordAlignment(src, tgt, weights))
+        return out
+
+
+class AttentionAligner:
+    """Alignment from a transformers seq2seq model's cross-attention, by forced decoding.
+
+    Args:
+        model: the loaded transformers model.
+        tokenizer: its tokenizer, set for the direction (``src_lang``...).
+        prefix: the direction's source prefix (``>>por<< ``), not part of any word.
+        forced_bos: the target-language token the decoder starts with, if any (NLLB, M2M100).
+        layer: which decoder layer's cross-attention to read (-1: the last, where guided alignment is trained).
+        head: which head (None: the mean of all heads).
+    """
+
+    name = "attention"
+
+    def __init__(self, model: Any, tokenizer: Any, *, prefix: str = "", forced_bos: int | None = None,
+                 layer: int = -1, head: int | None = None) -> None:
+        self.model, self.tokenizer, self.prefix, self.forced_bos = model, tokenizer, prefix, forced_bos
+        self.layer, self.head = layer, head
+
+    def align(self, sources: Sequence[str], targets: Sequence[str]) -> list[WordAlignment]:
+        return [self._one(source, target) for source, target in zip(sources, targets, strict=True)]
+
+    def _one(self, source: str, target: str) -> WordAlignment:
+        import torch
+
+        src_words, tgt_words = words(source), words(target)
+        if not src_words or not tgt_words:
+            return WordAlignment(src_words, tgt_words, [[0.0] * len(src_words) for _ in tgt_words])
+        tokenizer = self.tokenizer
+        src_ids = tokenizer(self.prefix + source, verbose=False)["input_ids"]
+        tgt_ids = tokenizer(text_target=target, add_special_tokens=False, verbose=False)["input_ids"]
+        start = self.model.config.decoder_start_token_id
+        lead = [start] + ([self.forced_bos] if self.forced_bos is not None else [])
+        decoder_ids = lead + tgt_ids[:-1] if tgt_ids else lead
+        with torch.inference_mode():
+            output = self.model(
+                input_ids=torch.tensor([src_ids], device=self.model.device),
+                attention_mask=torch.ones((1, len(src_ids)), dtype=torch.long, device=self.model.device),
+                decoder_input_ids=torch.tensor([decoder_ids], device=self.model.device),
+                output_attentions=True,
+                use_cache=False,
+            )
+        attention = output.cross_attentions[self.layer][0]  # [heads, target, source]
+        matrix = attention.mean(0) if self.head is None else attention[self.head]
+        rows = matrix[len(lead) - 1 : len(lead) - 1 + len(tgt_ids)].float().tolist()
+        src_map = _token_words(self.prefix + source, tokenizer.convert_ids_to_tokens(src_ids), src_words,
+                               offset=len(self.prefix), special=set(tokenizer.all_special_ids), ids=src_ids)
+        tgt_map = _token_words(target, tokenizer.convert_ids_to_tokens(tgt_ids), tgt_words, offset=0,
+                               special=set(tokenizer.all_special_ids), ids=tgt_ids)
+        weights = [[0.0] * len(src_words) for _ in tgt_words]
+        for t_token, t_word in enumerate(tgt_map):
+            if t_word is None:
+                continue
+            for s_token, s_word in enumerate(src_map):
+                if s_word is not None:
+                    weights[t_word][s_word] += rows[t_token][s_token]
+        return WordAlignment(src_words, tgt_words, weights)
+
+
+def _token_words(text: str, pieces: Sequence[str], spans: list[tuple[int, int]], *, offset: int,
+                 special: set[int], ids: Sequence[int]) -> list[int | None]:
+    """The word (index into ``spans``, offsets relative to ``text[offset:]``) each token falls in, if any.
+
+    Tokens are found in the text left to right; a piece that cannot be found
+    (normalised away, a byte fallback) takes the word of the token before it.
+    """
+    out: list[int | None] = []
+    cursor, previous = 0, None
+    for piece, token in zip(pieces, ids, strict=True):
+        if token in special:
+            out.append(None)
+            continue
+        surface = piece.replace("\u2581", " ").replace("Ġ", " ").strip()
+        found = text.find(surface, cursor) if surface else -1
+        if found < 0 or (surface and text[cursor:found].strip()):
+            out.append(previous if cursor > offset else None)
+            continue
+        cursor = found + len(surface)
+        if cursor <= offset:
+            out.append(None)
+            continue
+        at = found - offset
+        word = next((n for n, (start, end) in enumerate(spans) if start <= at < end or at < start), None)
+        previous = word
+        out.append(word)
+    return out
