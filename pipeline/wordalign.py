@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["AttentionAligner", "Aligner", "DiagonalAligner", "WordAlignment", "words"]
+__all__ = ["AttentionAligner", "Aligner", "DiagonalAligner", "WordAlignment", "aligner_for", "words"]
 
 _WORD = re.compile(r"\w+(?:['’\-]\w+)*|[^\w\s]")
 
@@ -170,3 +170,19 @@ def _token_words(text: str, pieces: Sequence[str], spans: list[tuple[int, int]],
         previous = word
         out.append(word)
     return out
+
+
+def aligner_for(translator: Any, src_lang: str, tgt_lang: str) -> Aligner:
+    """The best aligner a translator offers: its model's cross-attention, else :class:`DiagonalAligner`.
+
+    A translator running on the transformers backend in this process has its model
+    at hand; the native engine and Ray actors do not, and get the diagonal fallback.
+    """
+    generator = getattr(translator, "generator", None)
+    if generator is None or not hasattr(generator, "set_direction"):
+        return DiagonalAligner()
+    direction = translator.check_direction(src_lang, tgt_lang)
+    loaded = translator.loaded
+    generator.set_direction(direction)
+    return AttentionAligner(loaded.model, loaded.tokenizer, prefix=direction.prefix,
+                            forced_bos=direction.generate_kwargs.get("forced_bos_token_id"))
