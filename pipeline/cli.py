@@ -188,6 +188,7 @@ def _cmd_segment(args: argparse.Namespace) -> int:
 
 
 def _cmd_translate(args: argparse.Namespace) -> int:
+    from pipeline.formats import format_for
     from pipeline.languages import parse_language
     from pipeline.textio import read_lines, read_text
 
@@ -195,8 +196,19 @@ def _cmd_translate(args: argparse.Namespace) -> int:
     parse_language(args.src), parse_language(args.tgt)
     model = args.model or default_model(args.src, args.tgt)
     stdin = args.file == "-"  # empty standard input: empty output, as for any filter
-    text = read_text(args.file, allow_empty=stdin) if args.segment else None
-    lines = None if args.segment else read_lines(args.file, allow_empty=stdin)
+    fmt = format_for(args.file, args.format)
+    glossary = None
+    if args.glossary is not None:
+        from pipeline.glossary import read_glossary
+
+        glossary = read_glossary(args.glossary)
+    prepared = None
+    if fmt != "text" or glossary is not None or args.format is not None:
+        prepared = _prepare_document(args, fmt, glossary)
+        text = lines = None
+    else:
+        text = read_text(args.file, allow_empty=stdin) if args.segment else None
+        lines = None if args.segment else read_lines(args.file, allow_empty=stdin)
     engine = engine_config(args)
     from pipeline.config import SystemConfig
     from pipeline.engines import open_engine
@@ -209,6 +221,14 @@ def _cmd_translate(args: argparse.Namespace) -> int:
     with open_engine(engine) as opened:
         translator = opened.translator(system)
         translator.check_direction(args.src, args.tgt)
+        if prepared is not None:
+            from pipeline.wordalign import aligner_for
+
+            translations = _translate_lines(args, translator, prepared.texts)
+            data = prepared.render(translations, tgt_lang=args.tgt, aligner=aligner_for(translator, args.src, args.tgt))
+            _log_inline(prepared)
+            _emit(args, data)
+            return 0
         document = None
         if text is not None:
             from pipeline.segment import Segmenter
@@ -218,10 +238,51 @@ def _cmd_translate(args: argparse.Namespace) -> int:
         translations = _translate_lines(args, translator, lines)
     if document is not None:
         result = document.rebuild(translations, tgt_lang=args.tgt)
-        _write(result if result.endswith("\n") or not result else result + "\n")
+        _emit(args, (result if result.endswith("\n") or not result else result + "\n").encode("utf-8"))
         return 0
-    _write("".join(line.replace("\n", " ") + "\n" for line in translations))
+    _emit(args, "".join(line.replace("\n", " ") + "\n" for line in translations).encode("utf-8"))
     return 0
+
+
+def _prepare_document(args: argparse.Namespace, fmt: str, glossary: Any) -> Any:
+    """Read the input in its format and cut it into the sentences to translate."""
+    from pipeline.documents import prepare
+    from pipeline.formats import FormatOptions, read_document
+
+    options = FormatOptions(src_lang=args.src, tgt_lang=args.tgt, field=args.field, line_length=args.line_length)
+    data = sys.stdin.buffer.read() if args.file == "-" else None
+    document = read_document("<stdin>" if data is not None else args.file, fmt, options, data=data)
+    # A plain text file is cut into sentences only with --segment, as without a glossary.
+    return prepare(document, args.src, options=options, split=fmt != "text" or args.segment, glossary=glossary)
+
+
+def _log_inline(prepared: Any) -> None:
+    stats = prepared.stats
+    if stats.tags or stats.protected:
+        log.info("%s: %d tags placed by %s alignment; %d protected spans, %d put back, %d could not be",
+                    prepared.document.name, stats.tags, stats.aligner, stats.protected, stats.protected_fixed,
+                    stats.protected_failed)
+    if stats.terms_matched:
+        level = logging.WARNING if stats.terms_violated else logging.INFO
+        log.log(level, "glossary: %d terms matched, %d put in, %d violated", stats.terms_matched,
+                   stats.terms_fixed, stats.terms_violated)
+
+
+def _emit(args: argparse.Namespace, data: bytes) -> None:
+    """The result to ``--output`` (atomically) or standard output."""
+    if args.output is not None:
+        from pipeline.textio import write_bytes_atomic
+
+        write_bytes_atomic(args.output, data)
+        return
+    try:
+        sys.stdout.buffer.write(data) if hasattr(sys.stdout, "buffer") else sys.stdout.write(data.decode("utf-8"))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as err:
+        _drop_stdout()
+        raise OutputError(f"cannot write to standard output: {err.strerror or err}") from err
 
 
 def _translate_lines(args: argparse.Namespace, translator: Any, lines: list[str]) -> list[str]:

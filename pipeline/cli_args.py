@@ -17,6 +17,7 @@ from pipeline import __version__
 from pipeline.config import DEVICES, INT_RANGES, EngineConfig, JobConfig
 from pipeline.engines import ENGINES
 from pipeline.errors import ConfigError
+from pipeline.formats import EXTENSIONS, FORMATS
 from pipeline.models import DTYPES
 
 __all__ = ["build_parser", "engine_config", "with_engine_options"]
@@ -70,14 +71,29 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument("file", nargs="?", default="-", help="document; - or nothing for stdin")
 
     tr = sub.add_parser(
-        "translate", help="translate one segment per line (or a document with --segment)", formatter_class=fmt,
-        parents=[verbosity], epilog="example: mtpipe translate --src en --tgt pt-BR --segment article.txt",
+        "translate", help="translate one segment per line, a document (--segment) or a file in its format",
+        formatter_class=fmt, parents=[verbosity],
+        epilog="examples: mtpipe translate --src en --tgt pt-BR --segment article.txt\n"
+               "          mtpipe translate --src en --tgt pt-BR page.html > page.pt.html",
     )
     what = tr.add_argument_group("what to translate")
     what.add_argument("--src", required=True, help="source language")
     what.add_argument("--tgt", required=True, help="target language")
     what.add_argument("--segment", action="store_true", help="the input is a document: segment it, keep paragraphs")
     what.add_argument("file", nargs="?", default="-", help="input; - or nothing for stdin")
+    doc = tr.add_argument_group("documents (formats other than plain text are cut into sentences, markup kept)")
+    doc.add_argument("--format", choices=sorted(FORMATS), default=None,
+                     help="the input's format (default: from its extension: "
+                          + ", ".join(f"{ext} {name}" for ext, name in EXTENSIONS.items() if ext != ".txt")
+                          + "; plain text otherwise)")
+    doc.add_argument("--field", default=None,
+                     help="jsonl: the key to translate (default: text); tsv: the column, by header name or number")
+    doc.add_argument("--line-length", type=_ranged("line_length"), default=42,
+                     help="subtitles: the longest line when a cue is rewrapped")
+    doc.add_argument("--glossary", default=None, metavar="TSV",
+                     help="terms to enforce: 'source<TAB>target' a line, or a lone term to keep as it is")
+    doc.add_argument("-o", "--output", default=None, metavar="FILE",
+                     help="write here (atomically) instead of standard output")
     model = tr.add_argument_group("model and decoding")
     model.add_argument("--model", default=None,
                        help="built-in name, local folder or hub id (default: the built-in model of the direction, "

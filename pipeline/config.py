@@ -37,6 +37,7 @@ INT_RANGES: dict[str, tuple[int, int]] = {
     "workers": (1, 1024),
     "chunk_size": (1, 1_000_000),
     "actors": (1, 100_000),
+    "line_length": (8, 1000),
 }
 
 

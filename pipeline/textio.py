@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from pipeline.errors import InputError, OutputError
 
@@ -24,6 +24,7 @@ __all__ = [
     "read_text",
     "read_lines",
     "atomic_writer",
+    "write_bytes_atomic",
     "write_text_atomic",
     "write_lines_atomic",
     "check_dir",
@@ -96,7 +97,7 @@ def read_lines(path: str | os.PathLike[str] | None, *, allow_empty: bool = False
 
 
 @contextmanager
-def atomic_writer(path: str | os.PathLike[str]) -> Iterator[IO[str]]:
+def atomic_writer(path: str | os.PathLike[str], *, binary: bool = False) -> Iterator[IO[Any]]:
     """Open a temporary file beside ``path`` for writing; rename it over ``path`` only on success.
 
     Raises:
@@ -110,7 +111,7 @@ def atomic_writer(path: str | os.PathLike[str]) -> Iterator[IO[str]]:
     except OSError as err:
         raise output_error(err, target) from err
     try:
-        with open(fd, "w", encoding="utf-8", newline="\n") as handle:
+        with (open(fd, "wb") if binary else open(fd, "w", encoding="utf-8", newline="\n")) as handle:
             # mkstemp makes 0600 files; outputs should get the usual umask-based mode.
             umask = os.umask(0)
             os.umask(umask)
@@ -133,6 +134,12 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` to ``path`` atomically."""
     with atomic_writer(path) as handle:
         handle.write(text)
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_writer(path, binary=True) as handle:
+        handle.write(data)
 
 
 def write_lines_atomic(path: str | os.PathLike[str], lines: Iterable[str]) -> None:
