@@ -53,6 +53,30 @@ class CorpusConfig:
     tgt_langs: tuple[str, ...] = ()
     segmenter: str = "auto"  # pipeline.segment.DEFAULT_BACKEND: the measured best per language
     sacrebleu: str | None = None  # a sacrebleu test set name, read through sacrebleu's downloader
+    format: str | None = None  # a pipeline.formats name; None: from the source's extension (text: as before)
+    field: str | None = None  # jsonl: the key; tsv: the column
+    line_length: int = 42  # subtitles: the longest rewrapped line
+    glossary: Path | None = None  # a TSV of terms to enforce (pipeline.glossary)
+
+    @property
+    def document_format(self) -> str | None:
+        """The format the source is read with as a document, or None for plain lines / a segmented text.
+
+        A plain text source becomes a document only when a glossary is given.
+        """
+        from pipeline.formats import format_for
+
+        fmt = format_for(self.source, self.format) if self.source is not None else "text"
+        return fmt if fmt != "text" or self.glossary is not None else None
+
+    @property
+    def document_suffix(self) -> bool | str:
+        """What names the task's document file: a format's extension, True for a segmented text, else False."""
+        fmt = self.document_format
+        if fmt is None:
+            return self.segment
+        suffix = self.source.suffix.lower() if self.source is not None else ""
+        return suffix if suffix and suffix != ".txt" or fmt == "text" else f".{fmt}"
 
 
 @dataclass(frozen=True)
@@ -125,6 +149,10 @@ _CORPUS_KEYS = {
     "references": (False, dict),
     "tgt_langs": (False, list),
     "segmenter": (False, str),
+    "format": (False, str),
+    "field": (False, str),
+    "line_length": (False, int),
+    "glossary": (False, str),
 }
 _SYSTEM_KEYS = {
     "name": (True, str),
@@ -178,7 +206,7 @@ def parse_config(data: dict[str, Any], path: Path) -> JobConfig:
     _unique([c.name for c in corpora], "corpus", path.name)
     _unique([s.name for s in systems], "system", path.name)
     # Names become file names: no two tasks may write one file, none may be too long for one.
-    check_output_names((Task(corpus.name, corpus.src_lang, tgt, system.name, corpus.segment)
+    check_output_names((Task(corpus.name, corpus.src_lang, tgt, system.name, corpus.document_suffix)
                         for system in systems for corpus in corpora for tgt in targets(corpus, system)), path.name)
     out_dir = Path(output["dir"]) if "dir" in output else Path("runs") / path.stem
     return JobConfig(path=path, corpora=corpora, systems=systems, output_dir=_resolve(base, out_dir),
@@ -254,7 +282,19 @@ def _corpus(item: Any, index: int, base: Path, where: str) -> CorpusConfig:
         tgt_langs=all_tgts,
         segmenter=item.get("segmenter", "auto"),
         sacrebleu=item.get("sacrebleu"),
+        format=_format(item.get("format"), context),
+        field=item.get("field"),
+        line_length=check_int("line_length", item.get("line_length", 42), context),
+        glossary=_resolve(base, Path(item["glossary"])) if "glossary" in item else None,
     )
+
+
+def _format(name: str | None, context: str) -> str | None:
+    from pipeline.formats import FORMATS
+
+    if name is not None and name not in FORMATS:
+        raise ConfigError(f"{context}: unknown format {name!r} (known: {', '.join(sorted(FORMATS))})")
+    return name
 
 
 def _flores_code(tag: str) -> str:

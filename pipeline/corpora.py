@@ -27,7 +27,7 @@ class PreparedCorpus:
     segments: list[str]
     paragraph_ids: list[int] | None
     references: dict[str, list[list[str]]]
-    document: Any = None  # a pipeline.segment.Document when the corpus is segmented
+    document: Any = None  # a segmented text: pipeline.segment.Document; another format: documents.PreparedDocument
 
     def ids(self) -> list[str]:
         """Stable segment ids: ``<corpus>:<n>`` counting from 1."""
@@ -47,6 +47,9 @@ def prepare_corpus(corpus: CorpusConfig) -> PreparedCorpus:
         source, reference_files = _sacrebleu_files(corpus)
     else:
         source, reference_files = corpus.source, corpus.references
+    fmt = corpus.document_format
+    if fmt is not None:
+        return _prepare_document(corpus, fmt, reference_files)
     references = {lang: [read_lines(path) for path in paths] for lang, paths in reference_files.items()}
     if corpus.segment:
         from pipeline.segment import Segmenter
@@ -61,6 +64,38 @@ def prepare_corpus(corpus: CorpusConfig) -> PreparedCorpus:
     for lang, refs in references.items():
         check_alignment(segments, refs, names=[str(source), *map(str, reference_files[lang])])
     return PreparedCorpus(corpus, segments, None, references)
+
+
+def _prepare_document(corpus: CorpusConfig, fmt: str, reference_files: dict[str, tuple[Path, ...]]
+                      ) -> PreparedCorpus:
+    """A corpus whose source is a document in a format: its units cut into sentences, references by unit.
+
+    A reference in the same format is read with it (one paragraph per unit); any other
+    reference is plain text, one paragraph per line (or per block between blank lines).
+    """
+    from pipeline.align import align_document
+    from pipeline.documents import prepare
+    from pipeline.formats import FormatOptions, format_for, read_document
+    from pipeline.glossary import read_glossary
+
+    glossary = read_glossary(corpus.glossary) if corpus.glossary is not None else None
+    options = FormatOptions(src_lang=corpus.src_lang, tgt_lang=(corpus.tgt_langs or ("und",))[0],
+                            field=corpus.field, line_length=corpus.line_length)
+    document = read_document(corpus.source, fmt, options)
+    prepared = prepare(document, corpus.src_lang, options=options, split=fmt != "text" or corpus.segment,
+                       segmenter=corpus.segmenter, glossary=glossary)
+    references: dict[str, list[list[str]]] = {}
+    for lang, paths in reference_files.items():
+        streams = []
+        for path in paths:
+            ref_format = format_for(path) if fmt != "text" else "text"
+            if ref_format == fmt:
+                streams.append([unit.text for unit in read_document(path, fmt, options).units])
+            else:
+                streams.append(read_lines(path))
+        references[lang] = streams
+        align_document(prepared.texts, prepared.paragraph_ids, streams, tgt_lang=lang)
+    return PreparedCorpus(corpus, prepared.texts, prepared.paragraph_ids, references, prepared)
 
 
 def _sacrebleu_files(corpus: CorpusConfig) -> tuple[Path, dict[str, tuple[Path, ...]]]:

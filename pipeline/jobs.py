@@ -61,6 +61,7 @@ class TaskResult:
     scores: dict[str, Any] = field(default_factory=dict)
     hypotheses: list[str] = field(default_factory=list, repr=False)
     error: str | None = None
+    inline: dict[str, Any] | None = None  # a document's markup and glossary counts (documents.InlineStats)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict; scores carry their sacrebleu signatures."""
@@ -82,6 +83,7 @@ class TaskResult:
             "scores": {
                 name: {"score": s.score, "signature": s.signature, "text": s.text} for name, s in self.scores.items()
             },
+            **({"inline": self.inline} if self.inline is not None else {}),
         }
 
 
@@ -234,7 +236,7 @@ def _run_task(
     # config.py has checked that these names stay in out_dir and that no two tasks share one.
     stem = task_stem(corpus.config.name, src, tgt, system.name)
     total = len(corpus.segments)
-    files = task_files(out_dir, stem, document=corpus.document is not None)
+    files = task_files(out_dir, stem, document=corpus.config.document_suffix)
     output, jsonl, document, meta, journal_path = files
     identity = task_identity(translator, corpus, tgt)
     report = progress or (lambda _: None)
@@ -242,23 +244,29 @@ def _run_task(
     finished = read_finished(meta, identity, [output, jsonl, *([document] if document else [])], total)
     if finished is not None:
         log.info("%s is done already: skipped", stem)
-        hypotheses, speed = finished
+        hypotheses, speed, inline = finished
         report(Progress(stem, total, total))
     else:
         hypotheses, figures = _translate_task(
             translator, corpus, tgt, Journal(journal_path, identity, total), stem, cache, report, system.chunk_size
         )
+        aligner = None
+        if hasattr(corpus.document, "render"):
+            from pipeline.wordalign import aligner_for
+
+            aligner = aligner_for(translator, src, tgt)
         try:
             write_task_outputs(
                 files, ids=corpus.ids(), sources=corpus.segments, hypotheses=hypotheses,
-                paragraph_ids=corpus.paragraph_ids, document=corpus.document, tgt_lang=tgt,
+                paragraph_ids=corpus.paragraph_ids, document=corpus.document, tgt_lang=tgt, aligner=aligner,
             )
         except OutputError as err:
             # The journal holds the whole translation, for the next run to write the outputs from.
             raise OutputError(err.message, hint=f"make room and run the same command again: the {total} translated "
                                                 f"segments are kept in {journal_path.name}") from err
         # The outputs are all in place: only now is the task marked done and its journal dropped.
-        write_meta(meta, identity, figures)
+        inline = corpus.document.stats.as_dict() if hasattr(corpus.document, "stats") else None
+        write_meta(meta, identity, figures, inline)
         journal_path.unlink(missing_ok=True)
         speed = Speed.measured(**figures)
 
@@ -288,6 +296,7 @@ def _run_task(
         note=note or None,
         scores=scores,
         hypotheses=hypotheses,
+        inline=inline,
     )
 
 

@@ -51,7 +51,11 @@ def task_identity(translator: Any, corpus: PreparedCorpus, tgt: str) -> str:
     for segment in corpus.segments:
         digest.update(segment.encode("utf-8") + b"\0")
     if corpus.document is not None:
-        digest.update(corpus.document.rebuild(corpus.segments).encode("utf-8"))
+        rebuilt = corpus.document.rebuild(corpus.segments)
+        digest.update(rebuilt if isinstance(rebuilt, bytes) else rebuilt.encode("utf-8"))
+    glossary = getattr(corpus.document, "glossary", None)
+    if glossary is not None:
+        digest.update(json.dumps(glossary.entries).encode("utf-8"))
     return digest.hexdigest()
 
 
@@ -151,14 +155,17 @@ class Finished(NamedTuple):
 
     hypotheses: list[str]
     speed: Speed
+    inline: dict[str, Any] | None = None
 
 
-def write_meta(meta: Path, identity: str, figures: dict[str, Any]) -> None:
+def write_meta(meta: Path, identity: str, figures: dict[str, Any], inline: dict[str, Any] | None = None) -> None:
     """Mark a task finished: ``meta`` records its identity and its figures (``Speed.measured``'s arguments).
 
     Written last, once all the task's outputs are in place.
     """
-    info = {"identity": identity, "speed": figures}
+    info: dict[str, Any] = {"identity": identity, "speed": figures}
+    if inline is not None:  # a document's markup and glossary counts (pipeline.documents.InlineStats)
+        info["inline"] = inline
     write_text_atomic(meta, json.dumps(info, indent=2) + "\n")
 
 
@@ -187,7 +194,8 @@ def read_finished(meta: Path, identity: str, outputs: list[Path], total: int) ->
     speed = _speed_from_meta(info.get("speed"), total) or Speed.measured(
         translated=0, resumed=total, peak_rss_mb=peak if _is_number(peak) else None
     )
-    return Finished(hypotheses, speed)
+    inline = info.get("inline")
+    return Finished(hypotheses, speed, inline if isinstance(inline, dict) else None)
 
 
 def _json_or_none(line: bytes) -> Any:

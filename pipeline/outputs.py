@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from pipeline.errors import ConfigError, OutputError
-from pipeline.textio import atomic_writer, write_lines_atomic, write_text_atomic
+from pipeline.textio import atomic_writer, write_bytes_atomic, write_lines_atomic, write_text_atomic
 
 __all__ = [
     "SUFFIXES", "NAME_MAX", "Task", "TaskFiles", "task_stem", "task_files", "check_name", "check_output_names",
@@ -54,7 +54,7 @@ class Task(NamedTuple):
     src_lang: str
     tgt_lang: str
     system: str
-    document: bool
+    document: bool | str  # True for a segmented text document; a document format's extension (".html")
 
 
 def task_stem(corpus: str, src_lang: str, tgt_lang: str, system: str) -> str:
@@ -62,7 +62,7 @@ def task_stem(corpus: str, src_lang: str, tgt_lang: str, system: str) -> str:
     return f"{corpus}.{src_lang}-{tgt_lang}.{system}"
 
 
-def task_files(out_dir: Path, stem: str, *, document: bool) -> TaskFiles:
+def task_files(out_dir: Path, stem: str, *, document: bool | str) -> TaskFiles:
     """The paths of a task's files under ``out_dir``.
 
     Raises:
@@ -72,6 +72,8 @@ def task_files(out_dir: Path, stem: str, *, document: bool) -> TaskFiles:
     if Path(stem).name != stem or stem.startswith(".") or any(ch in _FORBIDDEN for ch in stem):
         raise ConfigError(f"output file stem {_shown(stem)} is not a plain file name inside {out_dir}")
     output, jsonl, doc, meta, journal = (out_dir / f"{stem}{suffix}" for suffix in SUFFIXES)
+    if isinstance(document, str):  # a document in its own format: <stem>.doc<ext>
+        doc = out_dir / f"{stem}.doc{document}"
     return TaskFiles(output, jsonl, doc if document else None, meta, journal)
 
 
@@ -84,6 +86,7 @@ def write_task_outputs(
     paragraph_ids: Sequence[int] | None = None,
     document: Any = None,
     tgt_lang: str | None = None,
+    aligner: Any = None,
 ) -> None:
     """Write a task's ``.txt`` (one translation a line), ``.jsonl`` and, for a document, ``.doc.txt``.
 
@@ -96,6 +99,8 @@ def write_task_outputs(
         document: the segmented document (a :class:`pipeline.segment.Document`), rebuilt
             from the translations into ``files.document``.
         tgt_lang: the target language, for rebuilding the document.
+        aligner: for a document in another format (a :class:`pipeline.documents.PreparedDocument`):
+            what puts its inline markup back (:func:`pipeline.wordalign.aligner_for`).
 
     Raises:
         OutputError: a file could not be written; those already written are removed, since
@@ -110,7 +115,10 @@ def write_task_outputs(
                     record["paragraph"] = paragraph_ids[n]
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
         if files.document is not None:
-            write_text_atomic(files.document, document.rebuild(hypotheses, tgt_lang=tgt_lang))
+            if hasattr(document, "render"):  # a document in its own format, rendered to bytes
+                write_bytes_atomic(files.document, document.render(hypotheses, tgt_lang=tgt_lang, aligner=aligner))
+            else:
+                write_text_atomic(files.document, document.rebuild(hypotheses, tgt_lang=tgt_lang))
     except OutputError:
         for path in (files.output, files.jsonl, files.document):
             if path is not None:

@@ -31,6 +31,19 @@ def format_summary(result: JobResult) -> str:
     lines = ["  ".join(cell.ljust(w) if i < 3 else cell.rjust(w)
                        for i, (cell, w) in enumerate(zip(row, widths, strict=True))) for row in rows]
     notes = [f"note: {t.corpus} {t.system}: {t.note}" for t in result.tasks if t.note and t.level == "paragraph"]
+    notes += [_inline_note(t.corpus, t.system, t.inline) for t in result.tasks
+              if t.inline and (t.inline.get("tags") or t.inline.get("protected") or t.inline.get("terms_matched"))]
     legend = ("seg/s: segments the model translated per second of its time for them; cached and resumed "
               "segments took none and are not in it. MiB: peak memory.")
     return "\n".join(lines + notes + [legend]) + "\n"
+
+
+def _inline_note(corpus: str, system: str, inline: dict) -> str:
+    """One line on a document's markup and glossary terms."""
+    parts = [f"{inline.get('tags', 0)} tags placed ({inline.get('aligner', '?')} alignment)",
+             f"{inline.get('protected', 0)} protected spans ({inline.get('protected_fixed', 0)} put back, "
+             f"{inline.get('protected_failed', 0)} not)"]
+    if inline.get("terms_matched"):
+        parts.append(f"glossary: {inline['terms_matched']} terms matched, {inline.get('terms_fixed', 0)} put in, "
+                     f"{inline.get('terms_violated', 0)} violated")
+    return f"note: {corpus} {system}: " + "; ".join(parts)
