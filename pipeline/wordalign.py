@@ -104,7 +104,20 @@ class AttentionAligner:
         self.layer, self.head = layer, head
 
     def align(self, sources: Sequence[str], targets: Sequence[str]) -> list[WordAlignment]:
-        return [self._one(source, target) for source, target in zip(sources, targets, strict=True)]
+        pairs = list(zip(sources, targets, strict=True))
+        if not pairs:
+            return []
+        # transformers' sdpa and flash kernels return no attention weights: eager attention for the
+        # forced pass, then the model's own implementation back (translation is over by now).
+        current = getattr(self.model.config, "_attn_implementation", None)
+        switch = current not in (None, "eager") and hasattr(self.model, "set_attn_implementation")
+        if switch:
+            self.model.set_attn_implementation("eager")
+        try:
+            return [self._one(source, target) for source, target in pairs]
+        finally:
+            if switch:
+                self.model.set_attn_implementation(current)
 
     def _one(self, source: str, target: str) -> WordAlignment:
         import torch
@@ -158,7 +171,8 @@ def _token_words(text: str, pieces: Sequence[str], spans: list[tuple[int, int]],
             continue
         surface = piece.replace("\u2581", " ").replace("Ġ", " ").strip()
         found = text.find(surface, cursor) if surface else -1
-        if found < 0 or (surface and text[cursor:found].strip()):
+        # A few characters may be skipped: what an unknown token or a normalised one stood for.
+        if found < 0 or len(text[cursor:found].strip()) > 4:
             out.append(previous if cursor > offset else None)
             continue
         cursor = found + len(surface)
@@ -184,5 +198,7 @@ def aligner_for(translator: Any, src_lang: str, tgt_lang: str) -> Aligner:
     direction = translator.check_direction(src_lang, tgt_lang)
     loaded = translator.loaded
     generator.set_direction(direction)
+    if getattr(loaded.tokenizer, "tgt_lang", False) is None:  # M2M100 tokenizes targets with its tgt_lang
+        loaded.tokenizer.tgt_lang = direction.tgt_code
     return AttentionAligner(loaded.model, loaded.tokenizer, prefix=direction.prefix,
                             forced_bos=direction.generate_kwargs.get("forced_bos_token_id"))
