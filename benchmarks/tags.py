@@ -24,12 +24,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline.documents import prepare  # noqa: E402
-from pipeline.formats import Document, Tag, Unit  # noqa: E402
+from pipeline.formats import Tag, Unit  # noqa: E402
 from pipeline.inline import from_placeholders, to_placeholders  # noqa: E402
 from pipeline.translate import Translator  # noqa: E402
 from pipeline.wordalign import AttentionAligner, aligner_for  # noqa: E402
-from tests.helpers.tagset import judge, load  # noqa: E402
+from tests.helpers.tagset import load, score, translate_with_alignment  # noqa: E402
 
 SRC, TGT = "en", "pt-BR"
 
@@ -37,7 +36,8 @@ SRC, TGT = "en", "pt-BR"
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--layer", type=int, default=-1, help="decoder layer whose cross-attention aligns")
-    parser.add_argument("--head", type=int, default=None, help="one head (default: the mean of all heads)")
+    parser.add_argument("--head", type=int, default=None,
+                        help="one head, or -1 for the mean of all heads (default: what mtpipe picks for the model)")
     parser.add_argument("--show", action="store_true", help="print every misplaced tag")
     args = parser.parse_args()
     import sacrebleu
@@ -49,13 +49,12 @@ def main() -> int:
     total = sum(len(case.unit.tags) for case in cases)
 
     # align
-    document = Document("text", "tagset", [case.unit for case in cases])
-    prepared = prepare(document, SRC, split=False)
-    plain = translator.translate(prepared.texts, SRC, TGT)
     aligner = aligner_for(translator, SRC, TGT)
     if isinstance(aligner, AttentionAligner):
-        aligner.layer, aligner.head = args.layer, args.head
-    units, _ = prepared.translated_units(plain, tgt_lang=TGT, aligner=aligner)
+        aligner.layer = args.layer
+        if args.head is not None:
+            aligner.head = None if args.head < 0 else args.head
+    units = translate_with_alignment(translator, cases, SRC, TGT, aligner)
     rows = {"align": _score(cases, units, args.show)}
 
     # placeholder (code spans marked too: the strategy has no other way to protect them)
@@ -69,7 +68,9 @@ def main() -> int:
     rows["placeholder"] = _score(cases, placed, args.show)
     bleu = sacrebleu.corpus_bleu([u.text for u in placed], [[u.text for u in units]]).score
 
-    print(f"{len(cases)} sentences, {total} tags (layer {args.layer}, head {args.head if args.head is not None else 'mean'})")
+    head = getattr(aligner, "head", None)
+    head = "mean" if head is None else head
+    print(f"{len(cases)} sentences, {total} tags (cross-attention of decoder layer {args.layer}, head {head})")
     print(f"{'strategy':<12} {'kept':>12} {'right words':>14}")
     for name, (kept, right) in rows.items():
         print(f"{name:<12} {kept:>4}/{total} {100 * kept / total:5.1f}% {right:>4}/{total} {100 * right / total:5.1f}%")
@@ -78,13 +79,10 @@ def main() -> int:
 
 
 def _score(cases, units, show):  # noqa: ANN001, ANN202
-    kept = right = 0
-    for case, unit in zip(cases, units, strict=True):
-        k, r, wrong = judge(case, unit)
-        kept, right = kept + k, right + r
-        if show:
-            for line in wrong:
-                print("  ", line)
+    kept, right, wrong = score(cases, units)
+    if show:
+        for line in wrong:
+            print("  ", line)
     return kept, right
 
 

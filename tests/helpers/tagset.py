@@ -102,3 +102,26 @@ def _well_nested(tags: tuple[Tag, ...]) -> bool:
             if a[0] < b[0] < a[1] < b[1]:
                 return False
     return all(0 <= t.start <= t.end for t in tags)
+
+
+def translate_with_alignment(translator, cases: list[Case], src: str = "en", tgt: str = "pt-BR",  # noqa: ANN001
+                             aligner=None) -> list[Unit]:  # noqa: ANN001
+    """The cases translated as mtpipe translates any document: plain text, then tags put back by alignment."""
+    from pipeline.documents import prepare
+    from pipeline.formats import Document
+    from pipeline.wordalign import aligner_for
+
+    prepared = prepare(Document("text", "tagset", [case.unit for case in cases]), src, split=False)
+    plain = translator.translate(prepared.texts, src, tgt)
+    units, _ = prepared.translated_units(plain, tgt_lang=tgt, aligner=aligner or aligner_for(translator, src, tgt))
+    return units
+
+
+def score(cases: list[Case], units: list[Unit]) -> tuple[int, int, list[str]]:
+    """(tags kept, tags on the right words, what went wrong) over the set."""
+    kept = right = 0
+    wrong: list[str] = []
+    for case, unit in zip(cases, units, strict=True):
+        k, r, w = judge(case, unit)
+        kept, right, wrong = kept + k, right + r, wrong + w
+    return kept, right, wrong
