@@ -161,7 +161,9 @@ class _Flat:
         name = etree.QName(child).localname
         whole = _Code("xml", etree.tostring(child, encoding="unicode", with_tail=False))
         if name in _CODE or (name not in _PAIR and not len(child) and not child.text):
-            inner = "".join(child.itertext())
+            # what a reader sees in its place: its content (1.2, TMX), else the text it stands for (2.0 equiv,
+            # 1.2 equiv-text), else nothing
+            inner = "".join(child.itertext()) or child.get("equiv") or child.get("equiv-text") or ""
             if not inner:
                 self.tag("empty", whole)
                 return
@@ -408,7 +410,7 @@ class XliffFormat:
         try:
             store.parse(data)
         except (ValueError, StopIteration) as err:  # translate-toolkit finds no <file>, or a wrong version
-            raise InputError(f"{name}: not a valid XLIFF {'2' if version2 else '1.x'} file: {err or 'no <file>'}",
+            raise InputError(f"{name}: not a valid XLIFF {'2' if version2 else '1.x'} file: {str(err) or 'no <file>'}",
                              hint="an XLIFF file has an <xliff> root with at least one <file>") from err
         return store
 
