@@ -273,6 +273,27 @@ def test_xliff_keep_tags_write_their_source_and_stray_tags_are_ignored() -> None
         'Ab<g id="2">re <ph id="1">&lt;a&gt;</ph> %s </g>agora</target>')
 
 
+@pytest.mark.parametrize(("translation", "target"), [
+    pytest.param(Unit("Abre agora", (Tag(4, 4, 2, "pair"),)), 'Abre<g id="2"/> agora', id="pair-over-nothing"),
+    pytest.param(Unit("Abre agora", (Tag(8, 3, 2, "pair"),)), 'Abre ago<g id="2"/>ra',
+                 id="pair-ending-before-it-starts"),
+    pytest.param(Unit("Abre", (Tag(2, 40, 2, "pair"), Tag(50, 60, 1, "keep"))),
+                 'Ab<g id="2">re</g>%s', id="tags-past-the-end"),  # tag 1 is the %s
+    pytest.param(Unit("Abre %s agora", (Tag(0, 4, 0, "pair"), Tag(5, 7, 1, "empty"), Tag(8, 13, 2, "keep"))),
+                 '<ph id="1">&lt;a&gt;</ph> %s <g id="2">agora</g>', id="kinds-changed"),  # 0 <ph>, 1 %s, 2 <g>
+    pytest.param(Unit("Abre", (Tag(0, 3, 2, "pair"), Tag(2, 4, 2, "pair"))), '<g id="2">Ab<g id="2">r</g>e</g>',
+                 id="same-id-twice"),
+])
+def test_xliff_odd_translations_never_crash(translation: Unit, target: str) -> None:
+    """Tags act as their source tags did (pair, keep or empty), whatever kind the translation gives them."""
+    data = (XLIFF_HEAD + '<trans-unit id="1"><source>Open <ph id="1">&lt;a&gt;</ph> %s <g id="2">now</g></source>'
+            "</trans-unit></body></file></xliff>").encode()
+    doc = read(XliffFormat(), data)
+    out = XliffFormat().write(doc, [translation], OPTIONS)
+    element = xliff.Xliff1File.parsestring(out.encode()).units[0].target_dom
+    assert etree.tostring(element, encoding="unicode", with_tail=False).split(">", 1)[1] == target + "</target>"
+
+
 def test_xliff_non_utf8_file_is_written_as_utf8() -> None:
     data = (f'<?xml version="1.0" encoding="ISO-8859-1"?>\n<xliff xmlns="{X12}" version="1.2">'
             '<file original="a" source-language="en" datatype="x"><body><trans-unit id="1"><source>Caf\xe9</source>'

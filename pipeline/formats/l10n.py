@@ -9,7 +9,9 @@ everything else (existing translations, notes, context, flags, headers) alone.
   (1.2 ``<g>``, ``<x/>``, ``<bx/>``, ``<ex/>``, ``<ph>``, ``<bpt>``, ``<ept>``,
   ``<it>``, ``<mrk>``; 2.0 ``<pc>``, ``<mrk>``, ``<ph/>``, ``<sc/>``, ``<ec/>``,
   ``<sm/>``, ``<em/>``) become tags and come back in the target as the same
-  elements with the same ids. A filled target is marked as machine output that
+  elements with the same ids. Native code (``<ph>``, ``<bpt>``...) is a keep tag
+  over its content, or over its ``equiv``/``equiv-text`` when it has none, so the
+  text shows ``%s`` or ``<b>`` where a reader would see it. A filled target is marked as machine output that
   needs review: 1.2 ``<target state="needs-review-translation"
   state-qualifier="mt-suggestion">`` (both values are in the 1.2 spec's lists);
   2.0 ``<segment state="translated" subState="mtpipe:machine-translated">``
@@ -105,6 +107,7 @@ class _Code:
 
     kind: Literal["text", "pair", "xml", "entity"]
     value: str
+    covers_text: bool = False  # a keep tag: the source had text under it, which the markup writes again
 
 
 @dataclass
@@ -126,7 +129,7 @@ class _Flat:
                 piece = piece.lstrip(" ")
         for tag in placeholder_tags(piece, len(self.codes), self.size):
             self.tags.append(tag)
-            self.codes[tag.id] = _Code("text", piece[tag.start - self.size: tag.end - self.size])
+            self.codes[tag.id] = _Code("text", piece[tag.start - self.size: tag.end - self.size], True)
         self._add(piece)
 
     def _add(self, piece: str) -> None:
@@ -167,7 +170,7 @@ class _Flat:
             if not inner:
                 self.tag("empty", whole)
                 return
-            index = self.tag("keep", whole)
+            index = self.tag("keep", _Code("xml", whole.value, True))
             self._add(inner)
             self.close(index)
             return
@@ -206,14 +209,17 @@ def _xml_space(node: Any, default: str) -> str:
 def _fill(target: Any, unit: Unit, codes: dict[int, _Code]) -> None:
     """Put ``unit`` into the (empty) element ``target``: its text, with each tag's markup rebuilt.
 
-    Tags are placed as :func:`pipeline.formats.base.render_tags` places them; tags whose ids the
-    source did not have are ignored, a keep tag writes its source's text or element, and tags that
-    do not nest are closed where they end (with anything opened inside them).
+    Tags are placed as :func:`pipeline.formats.base.render_tags` places them, and do what their
+    source tag did, whatever kind the translation gives them: a pair element gets the text under it,
+    a keep tag writes its source's text or element instead of the text under it, an empty one stands
+    where it starts. Tags whose ids the source did not have are ignored; tags that do not nest are
+    closed where they end (with anything opened inside them).
     """
     tags = [tag for tag in unit.tags if tag.id in codes]
     events: list[tuple[int, int, int, int, str, Tag]] = []
     for seq, tag in enumerate(tags):
-        if tag.kind == "empty":
+        code = codes[tag.id]
+        if (code.kind != "pair" and not code.covers_text) or tag.end <= tag.start:
             events.append((tag.start, 1, 0, seq, "empty", tag))
         else:
             events.append((tag.end, 0, -tag.start, -seq, "close", tag))
@@ -232,16 +238,15 @@ def _fill(target: Any, unit: Unit, codes: dict[int, _Code]) -> None:
                 while stack[-1][1] != tag.id:
                     stack.pop()
                 stack.pop()
-        elif action == "empty" or tag.kind == "keep":
-            _append_code(stack[-1][0], code)
-            if tag.kind == "keep":
-                skip = max(skip, tag.end)
-        elif code.kind == "pair":
+        elif code.kind == "pair":  # opened, or standing empty where the translation left no text under it
             element = _rebuild(code.value, target)[0]
             stack[-1][0].append(element)
-            stack.append((element, tag.id))
-        else:  # a pair tag over an element the source had whole: write the element
+            if action == "open":
+                stack.append((element, tag.id))
+        else:
             _append_code(stack[-1][0], code)
+            if code.covers_text:
+                skip = max(skip, tag.end)
     if len(text) > skip:
         _append_text(stack[-1][0], text[max(position, skip):])
 
@@ -421,8 +426,8 @@ class XliffFormat:
             segment = element.get("id")
             label = f"unit {unit.get('id')!r}" + (f" segment {segment!r}" if segment else "")
         else:
-            label = f"trans-unit {element.get('id')!r}"
-        return f"line {element.sourceline}, {label}"
+            label = f"trans-unit {element.get('id')!r}" if element.get("id") is not None else ""
+        return f"line {element.sourceline}, {label}".rstrip(", ")
 
     @staticmethod
     def _check_language(root: Any, entries: list[_Entry], tree: Any, version2: bool, name: str,
@@ -654,7 +659,7 @@ class PoFormat:
         for index, (singular, *plural) in texts.items():
             message = store.units[index]
             if message.hasplural():
-                count = max(forms or 0, len(message.target.strings), 2)
+                count = forms or max(len(message.target.strings), 2)
                 message.target = multistring([singular] + [plural[0] if plural else singular] * (count - 1))
             else:
                 message.target = singular
