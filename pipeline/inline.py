@@ -38,7 +38,7 @@ _PROTECTED = re.compile(
     r"(?:https?|ftp)://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]"  # URLs, without trailing punctuation
     r"|www\.[^\s<>\"']+[^\s<>\"'.,;:!?)\]]"
     r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"  # e-mail addresses
-    r"|%(?:\d+\$)?[-+ #0]*\d*(?:\.\d+)?[sdifuxXeEgGcr%]"  # printf placeholders
+    r"|(?<![\w%])%(?:\d+\$|\(\w+\))?[-+#0]*\d*(?:\.\d+)?[sdifuxXeEgGcr](?!\w)"  # printf placeholders (not "100% done")
     r"|\{\{?\s*[\w.]*\s*\}\}?"  # {name}, {{count}}, {}
     r"|\d+(?:[.,:/]\d+)*"  # numbers, times, dates
 )

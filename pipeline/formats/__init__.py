@@ -80,6 +80,8 @@ def get_format(name: str) -> Format:
         try:
             _LOADED[name] = getattr(importlib.import_module(module), cls)()
         except ImportError as err:
+            if (err.name or "").startswith("pipeline"):  # our own module is missing: a bug, not the user's
+                raise
             raise ConfigError(
                 f"the {name} format needs a package that is not installed: {err.name or err}",
                 hint="reinstall mtpipe: pip install -e .",
