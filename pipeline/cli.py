@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.cli_args import build_parser, engine_config, with_engine_options
-from pipeline.errors import OutputError, PipelineError
+from pipeline.errors import ConfigError, OutputError, PipelineError
 from pipeline.models.defaults import default_model
 from pipeline.progress import Progress, batch_progress
 from pipeline.summary import format_summary
@@ -304,14 +304,27 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from pipeline.align import check_alignment
     from pipeline.evaluate import score_corpus
     from pipeline.reports import render_scores
-    from pipeline.textio import read_lines
 
-    hypotheses = read_lines(args.file)
-    references = [read_lines(path) for path in args.refs]
+    hypotheses = _evaluated_lines(args.file, args.tgt)
+    references = [_evaluated_lines(path, args.tgt) for path in args.refs]
     check_alignment(hypotheses, references, names=[args.file if args.file != "-" else "<stdin>", *args.refs])
     scores = score_corpus(hypotheses, references, args.tgt)
     _write(render_scores(args.format, scores))
     return 0
+
+
+def _evaluated_lines(path: str, tgt_lang: str) -> list[str]:
+    """A file's lines, or for a document in another format the text of each of its units."""
+    from pipeline.formats import FormatOptions, format_for, read_document
+    from pipeline.textio import read_lines
+
+    fmt = format_for(path)
+    if fmt == "text":
+        return read_lines(path)
+    if fmt in ("xliff", "po", "tmx"):
+        raise ConfigError(f"{path}: mtpipe evaluate does not read {fmt} files (their translations are targets)",
+                          hint="score the job that translated it, or export the targets as text")
+    return [unit.text for unit in read_document(path, fmt, FormatOptions(tgt_lang=tgt_lang)).units]
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
