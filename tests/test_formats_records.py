@@ -120,7 +120,7 @@ def test_jsonl_round_trip_property(records: list[tuple[int, str, dict[str, int]]
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.lists(st.text(alphabet=st.characters(exclude_characters="\t\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"),
+@given(st.lists(st.lists(st.text(alphabet=st.characters(exclude_characters="\t\r\n", exclude_categories=["Cs"]),
                                  max_size=6), min_size=2, max_size=2), max_size=8))
 def test_tsv_round_trip_property(rows: list[list[str]]) -> None:
     text = "".join("\t".join(row) + "\n" for row in [["text", "other"], *rows])
