@@ -49,6 +49,10 @@ def _assert_same_structure(source: Path, translated: Path) -> None:
         assert after.units == [] or len(after.units) < len(before.units)
     else:
         assert len(after.units) == len(before.units)
+        assert [unit.where for unit in after.units] == [unit.where for unit in before.units]
+    # DOCX derives its tags from the formatting that is not the paragraph's most common one, which a
+    # translation can change (tests/test_formats_docx.py checks that bold stays on the right words).
+    if fmt not in ("xliff", "po", "tmx", "docx"):
         assert [sorted(t.id for t in u.tags if t.kind != "keep") for u in after.units] == [
             sorted(t.id for t in u.tags if t.kind != "keep") for u in before.units
         ]
@@ -131,7 +135,7 @@ def test_a_job_lists_documents_of_mixed_formats(tmp_path: Path, capsys: pytest.C
         document = tmp_path / "out" / f"{name}.en-pt.tiny.doc{fixture.suffix}"
         assert document.is_file(), sorted(p.name for p in (tmp_path / "out").iterdir())
         _assert_same_structure(Path(source), document)
-    results = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))
-    notes = next(task for task in results["tasks"] if task["corpus"] == "notes")
+    results = json.loads((tmp_path / "out" / "scores.json").read_text(encoding="utf-8"))
+    notes = next(task for task in results["results"] if task["corpus"] == "notes")
     assert notes["inline"]["terms_matched"] == 1
     assert (tmp_path / "out" / "notes.en-pt.tiny.doc.txt").read_text(encoding="utf-8").count("jipe-robô") == 1
