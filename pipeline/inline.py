@@ -108,17 +108,26 @@ def project(source: str, tags: Sequence[Tag], target: str, alignment: WordAlignm
                 spans[i] = _apart(spans[i], spans[j])
     text, result = target, Projected(target, [])
     # Constraints right to left, so that a replacement does not move the spans still to do.
-    todo = [(c, _pair_place(Tag(c.start, c.end, -1), target, alignment)) for c in constraints]
+    todo = [(c, _keep_place(c.start, c.end, c.target, alignment)) for c in constraints]
     for constraint, place in sorted(todo, key=lambda item: -item[1][0]):
         found = _nearest(text, constraint.target, place[0])
         if found is not None:
             new = (found, found + len(constraint.target))
             result.kept.append(constraint)
-        elif place[1] > place[0]:
-            text = text[: place[0]] + constraint.target + text[place[1] :]
-            shift = len(constraint.target) - (place[1] - place[0])
+        elif alignment.target_words and (place[1] > place[0] or constraint.target.strip()):
+            insert = constraint.target
+            if place[1] == place[0]:  # an insertion: spaces around it as the words need
+                before = text[: place[0]]
+                after = text[place[0] :]
+                lead = " " if before and not before[-1].isspace() else ""
+                trail = " " if after[:1].isalnum() else ""
+                place = (place[0], place[0])
+                insert = lead + insert + trail
+            text = text[: place[0]] + insert + text[place[1] :]
+            shift = len(insert) - (place[1] - place[0])
             spans = {i: _shifted(span, place, shift) for i, span in spans.items()}
-            new = (place[0], place[0] + len(constraint.target))
+            start = place[0] + insert.index(constraint.target)
+            new = (start, start + len(constraint.target))
             result.fixed.append(constraint)
         else:
             result.failed.append(constraint)
@@ -145,6 +154,37 @@ def _pair_place(tag: Tag, target: str, alignment: WordAlignment) -> tuple[int, i
     # Punctuation at the edges of the span stays outside, unless the source tag wrapped punctuation there.
     first, last = min(hits), max(hits)
     return tgt[first][0], tgt[last][1]
+
+
+def _keep_place(start: int, end: int, text: str, alignment: WordAlignment) -> tuple[int, int]:
+    """The target words to replace with a constraint's text: one contiguous run, never the whole sentence.
+
+    The run starts at the target word that attends most to the source span and grows
+    while its neighbours come from the span too, so a stray link elsewhere (the full
+    stop attending to a brace) cannot widen it.
+    """
+    src, tgt = alignment.source_words, alignment.target_words
+    inside = [s for s, (a, b) in enumerate(src) if a < end and b > start]
+    if not inside or not tgt:
+        return (0, 0)
+    best = max(range(len(tgt)), key=lambda t: sum(alignment.weights[t][s] for s in inside))
+    first = last = best
+    while first > 0 and alignment.source_of(first - 1) in inside:
+        first -= 1
+    while last + 1 < len(tgt) and alignment.source_of(last + 1) in inside:
+        last += 1
+    run = alignment_text(alignment, first, last)
+    if not any(ch.isalnum() for ch in run) and any(ch.isalnum() for ch in text):
+        # The model dropped it: what attends to it most is punctuation. Insert it after the
+        # translation of the word before it instead of replacing a full stop.
+        at = _empty_place_words(start, alignment)
+        return at, at
+    return tgt[first][0], tgt[last][1]
+
+
+def alignment_text(alignment: WordAlignment, first: int, last: int) -> str:
+    """The characters of target words ``first..last`` (the words only, for a quick look at their kind)."""
+    return "".join(alignment.target_text[a:b] for a, b in alignment.target_words[first : last + 1])
 
 
 def _empty_place(source: str, at: int, target: str, alignment: WordAlignment) -> int:

@@ -37,11 +37,13 @@ class WordAlignment:
         source_words: character spans of the source's words.
         target_words: character spans of the target's words.
         weights: ``weights[t][s]``, how much target word ``t`` attends to source word ``s``.
+        target_text: the translation the target spans point into.
     """
 
     source_words: list[tuple[int, int]]
     target_words: list[tuple[int, int]]
     weights: list[list[float]]
+    target_text: str
 
     def source_of(self, t: int) -> int | None:
         """The source word that target word ``t`` attends to most (None: no source words)."""
@@ -80,7 +82,7 @@ class DiagonalAligner:
             src, tgt = words(source), words(target)
             weights = [[-abs((t + 0.5) / len(tgt) - (s + 0.5) / len(src)) for s in range(len(src))]
                        for t in range(len(tgt))]
-            out.append(WordAlignment(src, tgt, weights))
+            out.append(WordAlignment(src, tgt, weights, target))
         return out
 
 
@@ -124,7 +126,7 @@ class AttentionAligner:
 
         src_words, tgt_words = words(source), words(target)
         if not src_words or not tgt_words:
-            return WordAlignment(src_words, tgt_words, [[0.0] * len(src_words) for _ in tgt_words])
+            return WordAlignment(src_words, tgt_words, [[0.0] * len(src_words) for _ in tgt_words], target)
         tokenizer = self.tokenizer
         src_ids = tokenizer(self.prefix + source, verbose=False)["input_ids"]
         tgt_ids = tokenizer(text_target=target, add_special_tokens=False, verbose=False)["input_ids"]
@@ -153,7 +155,7 @@ class AttentionAligner:
             for s_token, s_word in enumerate(src_map):
                 if s_word is not None:
                     weights[t_word][s_word] += rows[t_token][s_token]
-        return WordAlignment(src_words, tgt_words, weights)
+        return WordAlignment(src_words, tgt_words, weights, target)
 
 
 def _token_words(text: str, pieces: Sequence[str], spans: list[tuple[int, int]], *, offset: int,

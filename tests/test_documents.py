@@ -23,7 +23,7 @@ class Monotonic:
         for source, target in zip(sources, targets, strict=True):
             src, tgt = words(source), words(target)
             out.append(WordAlignment(src, tgt, [[1.0 if s == min(t, len(src) - 1) else 0.0 for s in range(len(src))]
-                                                for t in range(len(tgt))]))
+                                                for t in range(len(tgt))], target))
         return out
 
 

@@ -15,7 +15,7 @@ def one_hot(source: str, target: str, links: dict[int, int]) -> WordAlignment:
     """An alignment where target word t comes from source word links[t] (others from nothing in particular)."""
     src, tgt = words(source), words(target)
     weights = [[1.0 if links.get(t) == s else 0.0 for s in range(len(src))] for t in range(len(tgt))]
-    return WordAlignment(src, tgt, weights)
+    return WordAlignment(src, tgt, weights, target)
 
 
 def wrapped(text: str, tag: Tag) -> str:
@@ -80,7 +80,8 @@ def test_protected_text_the_model_changed_is_put_back_and_later_tags_move_with_i
 
 
 def test_a_constraint_with_no_aligned_words_fails_and_is_reported() -> None:
-    result = project("Hello", [], "", WordAlignment(words("Hello"), [], []), [Constraint(0, 5, "Olá", term="Hello")])
+    empty = WordAlignment(words("Hello"), [], [], "")
+    result = project("Hello", [], "", empty, [Constraint(0, 5, "Olá", term="Hello")])
     assert result.failed and result.text == ""
 
 
@@ -146,7 +147,7 @@ def tagged(draw: st.DrawFn) -> tuple[str, list[Tag], str, WordAlignment]:
         if all(not (t.start < start < t.end < end or start < t.start < end < t.end) for t in tags):
             tags.append(candidate)
     weights = [[draw(st.floats(0, 1)) for _ in range(n_src)] for _ in range(n_tgt)]
-    return source, tags, target, WordAlignment(src_words, words(target), weights)
+    return source, tags, target, WordAlignment(src_words, words(target), weights, target)
 
 
 @settings(max_examples=300, deadline=None)
