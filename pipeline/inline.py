@@ -188,7 +188,17 @@ def alignment_text(alignment: WordAlignment, first: int, last: int) -> str:
 
 
 def _empty_place(source: str, at: int, target: str, alignment: WordAlignment) -> int:
-    return _empty_place_words(at, alignment) if alignment.target_words else len(target) if at else 0
+    """Where an empty tag goes: after the translation of the word before it, or, when it opens a
+    word (a space before it, a word right after), before the translation of that word."""
+    if not alignment.target_words:
+        return len(target) if at else 0
+    opens_word = (at == 0 or source[at - 1].isspace()) and at < len(source) and source[at].isalnum()
+    if opens_word:
+        following = [s for s, (start, _) in enumerate(alignment.source_words) if start >= at]
+        t = alignment.target_of(following[0]) if following else None
+        if t is not None:
+            return alignment.target_words[t][0]
+    return _empty_place_words(at, alignment)
 
 
 def _empty_place_words(at: int, alignment: WordAlignment) -> int:

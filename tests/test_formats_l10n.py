@@ -115,7 +115,7 @@ def test_xliff12_units_are_the_untranslated_trans_units() -> None:
         "Welcome to mtpipe!",
         "Click here now to open %s.",
         "First linesecond line for {name}.",
-        "Press <b>Save</b> before %1$d minutes pass.",
+        "Press Save before %1$d minutes pass.",  # <bpt>/<ept> hold markup, not words: the model never sees it
         "You have {{count}} new messages.",
         "Try again",  # an empty <target> is a unit; "done" (translated) and "brand" (translate="no") are not
     ]
@@ -123,8 +123,8 @@ def test_xliff12_units_are_the_untranslated_trans_units() -> None:
     assert opening.tags == (Tag(6, 14, 0, "pair"), Tag(11, 14, 1, "pair"), Tag(23, 25, 2, "keep"))
     assert doc.units[2].tags == (Tag(10, 10, 0, "empty"), Tag(26, 32, 1, "keep"))
     bold = doc.units[3]
-    assert [(bold.text[t.start:t.end], t.kind) for t in bold.tags] == [
-        ("<b>", "keep"), ("</b>", "keep"), ("%1$d", "keep")]
+    assert [(bold.text[t.start:t.end], t.start, t.kind) for t in bold.tags] == [
+        ("", 6, "empty"), ("", 10, "empty"), ("%1$d", 18, "keep")]
     assert doc.units[4].tags == (Tag(9, 18, 0, "keep"),)
     assert opening.where == "line 9, trans-unit 'open'"
 
@@ -478,9 +478,9 @@ def test_tmx_units_are_source_variants_without_a_target() -> None:
     doc = read(TmxFormat(), (DATA / "memory.tmx").read_bytes(), "memory.tmx")
     assert doc.format == "tmx"
     assert [u.text for u in doc.units] == [
-        "Save the file", "Press <b>Save</b> now, %s files left.", "You have %d new messages."]
-    assert [(t.kind, doc.units[1].text[t.start:t.end]) for t in doc.units[1].tags] == [
-        ("keep", "<b>"), ("keep", "</b>"), ("keep", "%s")]
+        "Save the file", "Press Save now, %s files left.", "You have %d new messages."]
+    assert [(t.kind, t.start, doc.units[1].text[t.start:t.end]) for t in doc.units[1].tags] == [
+        ("empty", 6, ""), ("empty", 10, ""), ("keep", 16, "%s")]
     assert doc.units[1].where == "line 23, tu 'press-save'"
 
 

@@ -77,6 +77,7 @@ PLACEHOLDER = re.compile(
 _XML_LANG = f"{{{XML_NS}}}lang"
 _PAIR = frozenset({"g", "pc", "mrk", "hi"})  # inline elements around translatable text
 _CODE = frozenset({"ph", "bpt", "ept", "it", "ut"})  # native code: kept; their content is not text
+_PAIRED_CODE = frozenset({"bpt", "ept", "it"})  # the halves of a code pair: empty tags, their content hidden
 
 _1_2_STATE = {"state": "needs-review-translation", "state-qualifier": "mt-suggestion"}
 _2_0_STATE = {"state": "translated", "subState": "mtpipe:machine-translated"}
@@ -163,6 +164,11 @@ class _Flat:
             return
         name = etree.QName(child).localname
         whole = _Code("xml", etree.tostring(child, encoding="unicode", with_tail=False))
+        if name in _PAIRED_CODE:
+            # Half of a pair of native codes (<bpt>&lt;b&gt;</bpt>): markup, not words, so the model
+            # never sees it; it stands where it stood, between the words the alignment moves.
+            self.tag("empty", whole)
+            return
         if name in _CODE or (name not in _PAIR and not len(child) and not child.text):
             # what a reader sees in its place: its content (1.2, TMX), else the text it stands for (2.0 equiv,
             # 1.2 equiv-text), else nothing
