@@ -2,12 +2,12 @@
 ``html.parser`` tree builder), which reports where each tag and run of text starts in the source.
 
 Units: the inline content of each block element (``p``, ``h1``-``h6``, ``li``, ``td``, ``th``,
-``dt``, ``dd``, ``caption``, ``figcaption``, ``title``, ``option``, text directly in a ``div``,
-``section``, ``blockquote``...). A block's content is cut into runs at block-level tags, so
+``dt``, ``dd``, ``caption``, ``figcaption``, ``title``, ``label``, ``button``, ``option``, text
+directly in a ``div``, ``section``, ``blockquote``...). A block's content is cut into runs at block-level tags, so
 ``<li>Item<ul>...</ul></li>`` gives the unit "Item" and one per nested item.
 
 Inline elements (``b``, ``strong``, ``i``, ``em``, ``a``, ``span``, ``u``, ``sup``, ``sub``,
-``small``, ``mark``, ``abbr``, ``q``, ``label``, ``button``...) become pair tags whose markup is
+``small``, ``mark``, ``abbr``, ``q``...) become pair tags whose markup is
 the opening and closing tag exactly as written; ``br``, ``img``, ``wbr``, ``input`` and inline
 comments are empty tags; ``code``, ``kbd``, ``samp``, ``var`` and anything marked
 ``translate="no"`` or ``class="notranslate"`` are keep tags. Text is plain: entities decoded,
@@ -43,11 +43,12 @@ from pipeline.formats.base import Document, FormatOptions, Tag, TagKind, Unit, d
 __all__ = ["HtmlFormat"]
 
 _INLINE = frozenset({
-    "a", "abbr", "acronym", "b", "bdi", "bdo", "big", "br", "button", "cite", "code", "data", "del", "dfn", "em",
-    "font", "i", "img", "input", "ins", "kbd", "label", "mark", "meter", "output", "progress", "q", "rp", "rt",
-    "ruby", "s", "samp", "small", "span", "strike", "strong", "sub", "sup", "time", "tt", "u", "var", "wbr",
+    "a", "abbr", "acronym", "b", "bdi", "bdo", "big", "br", "cite", "code", "data", "del", "dfn", "em", "font",
+    "i", "img", "input", "ins", "kbd", "mark", "meter", "output", "progress", "q", "rp", "rt", "ruby", "s", "samp",
+    "small", "span", "strike", "strong", "sub", "sup", "time", "tt", "u", "var", "wbr",
 })
-"""Phrasing elements: tags inside a unit. Every other element (and any custom element) ends a run of text."""
+"""Phrasing elements: tags inside a unit. Every other element (and any custom element) ends a run of text;
+so do form controls (``label``, ``button``, ``option``): each is a unit of its own."""
 _VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
                    "track", "wbr"})
 _KEEP = frozenset({"code", "kbd", "samp", "var"})
@@ -358,7 +359,7 @@ class _Builder:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.pieces: list[str] = []
+        self.so_far = ""
         self.length = 0
         self.space = True  # the text so far ends with white space (or is empty): a space would collapse
         self.tags: list[Tag] = []
@@ -385,8 +386,10 @@ class _Builder:
                 if tag == event.tag:
                     break
         elif event.tag == "br":
-            # A line break separates words, as a space would (one before the break renders the same).
-            self._emit(" ")
+            # A line break separates words, as a space would (one before the break renders the same),
+            # except at the very start of an element, where it becomes part of the opening.
+            if not (self.stack and self.stack[-1][2] == self.length and self.stack[-1][4] == len(self.tags)):
+                self._emit(" ")
             self._empty(event.start, event.end)
             self.space = True
         else:  # a void element, a stray end tag, a comment
@@ -399,12 +402,12 @@ class _Builder:
         if self.space and string.startswith(" "):
             string = string[1:]
         if string:
-            self.pieces.append(string)
+            self.so_far += string
             self.length += len(string)
             self.space = string.endswith(" ")
 
-    def _empty(self, start: int, end: int) -> None:
-        tag_id = len(self.markup) + 1
+    def _empty(self, start: int, end: int, tag_id: int | None = None) -> None:
+        tag_id = len(self.markup) + 1 if tag_id is None else tag_id
         if self.stack:
             name, open_id, text_start, opening, count, kind = self.stack[-1]
             if text_start == self.length and count == len(self.tags):
@@ -417,11 +420,10 @@ class _Builder:
 
     def _close(self, closing: tuple[int, int]) -> None:
         name, tag_id, start, opening, count, kind = self.stack.pop()
-        if start == self.length:
-            # Nothing inside (an image in a link, an empty span): one empty tag for all of it.
+        if not self.so_far[start:].strip(" "):
+            # No text inside (an image in a link, an empty span): one empty tag for all of it.
             del self.tags[count:]
-            self.markup[tag_id] = ((opening[0], closing[1]), (closing[1], closing[1]))
-            self.tags.append(Tag(start, start, tag_id, "empty"))
+            self._empty(opening[0], closing[1], tag_id)
             return
         # Empty tags at the very end of the element become part of its closing.
         while len(self.tags) > count and self.tags[-1].kind == "empty" and self.tags[-1].start == self.length:
@@ -433,9 +435,11 @@ class _Builder:
     def unit(self, end: int) -> Unit:
         while self.stack:  # elements left open at the end of the block: closed there, with no closing string
             self._close((end, end))
-        text = "".join(self.pieces)
-        stripped = text.rstrip(" ")
-        tags = [Tag(min(tag.start, len(stripped)), min(tag.end, len(stripped)), tag.id, tag.kind)
+        text = self.so_far
+        lead = len(text) - len(text.lstrip(" "))
+        stripped = text.strip(" ")
+        size = len(stripped)
+        tags = [Tag(min(max(tag.start - lead, 0), size), min(max(tag.end - lead, 0), size), tag.id, tag.kind)
                 for tag in self.tags]
         return Unit(stripped, tuple(sorted(tags, key=lambda tag: (tag.start, -tag.end, tag.id))))
 
