@@ -294,12 +294,13 @@ class _Inline:
         self.tags: list[Tag] = []
         self.markup: dict[int, tuple[str, str]] = {}
         self.pos = 0
+        self.stack: list[tuple[int, str, int, int, int, str, int, int]] = []
 
     def walk(self, tokens: list[Token]) -> tuple[str, tuple[Tag, ...], dict[int, tuple[str, str]]]:
         src = self.src
         # Open pair tags: (id, closing token type, text offset, source offset, tag count, closing markup,
         # a link's label end and end in the source)
-        stack: list[tuple[int, str, int, int, int, str, int, int]] = []
+        stack = self.stack
         index = 0
         while index < len(tokens):
             token = tokens[index]
@@ -373,6 +374,12 @@ class _Inline:
                     self.markup = {key: value for key, value in self.markup.items() if key < tag_id}
                     self._tag(start, start, "empty", src[source_start:end], "", tag_id)
                 else:
+                    # Images or HTML at the very end of the span become part of its closing, so that
+                    # rendering keeps them inside.
+                    while len(self.tags) > tag_count and self.tags[-1].kind == "empty" \
+                            and self.tags[-1].start == self.length:
+                        inner = self.tags.pop()
+                        closing = self.markup.pop(inner.id)[0] + closing
                     self.markup[tag_id] = (self.markup[tag_id][0], closing)
                     self.tags.append(Tag(start, self.length, tag_id, "pair"))
                 self.pos = end
@@ -402,6 +409,12 @@ class _Inline:
 
     def _tag(self, start: int, end: int, kind: TagKind, opening: str, closing: str, tag_id: int | None = None
              ) -> None:
+        if kind == "empty" and self.stack and tag_id is None:
+            open_id, _, text_start, _, tag_count, *_ = self.stack[-1]
+            if text_start == self.length and tag_count == len(self.tags):
+                # At the very start of a span (an image first in a link): part of its opening.
+                self.markup[open_id] = (self.markup[open_id][0] + opening, "")
+                return
         tag_id = self._new_id() if tag_id is None else tag_id
         self.markup[tag_id] = (opening, closing)
         self.tags.append(Tag(start, end, tag_id, kind))
@@ -471,10 +484,10 @@ def _tidy(unit: Unit, block: _Block) -> Unit:
     the text is dropped.
     """
     text = _NEWLINE.sub(" ", unit.text)
-    # Outer spaces go, but not those of a code span at an edge.
-    kept = [(tag.start, tag.end) for tag in unit.tags if tag.kind == "keep" and tag.start < tag.end]
-    first = min([start for start, _ in kept], default=len(text))
-    last = max([end for _, end in kept], default=0)
+    # Outer spaces go, but not those after or before a tag at an edge (an image, a code span).
+    known = [tag for tag in unit.tags if tag.id in block.markup]
+    first = min([tag.start for tag in known], default=len(text))
+    last = max([tag.end for tag in known], default=0)
     lead = min(len(text) - len(text.lstrip()), first)
     trail = min(len(text) - len(text.rstrip()), len(text) - last)
     text = text[lead:len(text) - trail]
