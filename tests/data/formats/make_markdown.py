@@ -32,7 +32,7 @@ Getting started with *mtpipe*
 **mtpipe** translates documents _without_ losing their markup: a **bold phrase with
 an [inline link](https://example.org/docs "The docs") inside**, `code spans`, and
 images such as ![the mtpipe logo](docs/logo.png "Logo") keep their place.
-A line that ends in two spaces  
+A line that ends in two spaces\x20\x20
 breaks there, and so does one that ends in a backslash\\
 like this one.
 
