@@ -158,9 +158,9 @@ def _check_xml(data: bytes, name: str) -> None:
     try:
         etree.fromstring(data, parser)
     except etree.XMLSyntaxError as err:
-        line, column = err.position if err.position else (0, 0)
-        message = str(err.msg or err).split(" (line ")[0]
-        raise InputError(f"{name}:{line}:{column + 1}: malformed XML: {message}",
+        line, column = err.position if err.position else (0, 0)  # libxml2's column counts from 1
+        message = re.sub(r"(, line \d+, column \d+)+$", "", str(err.msg or err))
+        raise InputError(f"{name}:{line}:{column}: malformed XML: {message}",
                          hint="fix the markup, or name the file .html to read it as HTML") from err
 
 
