@@ -32,7 +32,7 @@ from __future__ import annotations
 import html
 import html.parser
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -134,17 +134,23 @@ class HtmlFormat:
             else:
                 changed.append((unit, block, translation))
 
+        attribute_edits.sort()
+        edit_starts = [start for start, _, _ in attribute_edits]
+
         def piece(start: int, end: int) -> str:
-            return _apply(text, start, end, attribute_edits)
+            first = bisect_left(edit_starts, start)
+            return _apply(text, start, end, attribute_edits[first:bisect_left(edit_starts, end, first)])
 
         edits: list[tuple[int, int, str]] = []
         for _, block, translation in changed:
             markup = {tag_id: (piece(*opening), piece(*closing)) for tag_id, (opening, closing) in block.markup.items()}
             edits.append((block.start, block.end, _render(_tidy(translation, block), markup)))
+        rendered_starts = [start for start, _, _ in edits]  # in document order, not overlapping
         for start, end, value in attribute_edits:
-            if not any(e_start <= start and end <= e_end for e_start, e_end, _ in edits):
+            index = bisect_right(rendered_starts, start) - 1
+            if index < 0 or edits[index][1] < end:  # not inside a block rendered anew (which has it already)
                 edits.append((start, end, value))
-        return _apply(text, 0, len(text), edits)
+        return _apply(text, 0, len(text), sorted(edits))
 
 
 # -- reading -------------------------------------------------------------------------------------
@@ -464,10 +470,10 @@ def _same(unit: Unit, translation: Unit) -> bool:
 
 
 def _apply(text: str, start: int, end: int, edits: list[tuple[int, int, str]]) -> str:
-    """``text[start:end]`` with the edits that fall inside it made (edits do not overlap)."""
+    """``text[start:end]`` with the edits that fall inside it made (``edits`` sorted, not overlapping)."""
     out: list[str] = []
     position = start
-    for e_start, e_end, value in sorted(edits):
+    for e_start, e_end, value in edits:
         if start <= e_start and e_end <= end and e_start >= position:
             out.append(text[position:e_start])
             out.append(value)
