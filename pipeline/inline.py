@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pipeline.formats.base import Tag, Unit
-from pipeline.wordalign import WordAlignment
+from pipeline.wordalign import WordAlignment, words
 
 __all__ = ["Constraint", "STRATEGIES", "auto_keep", "from_placeholders", "project", "to_placeholders"]
 
@@ -107,37 +107,73 @@ def project(source: str, tags: Sequence[Tag], target: str, alignment: WordAlignm
             if j != i and tags[j].kind != "empty" and not _nests(tags, i, j):
                 spans[i] = _apart(spans[i], spans[j])
     text, result = target, Projected(target, [])
-    # Constraints right to left, so that a replacement does not move the spans still to do.
+    done: list[tuple[int, int]] = []  # spans of constraints already in place (in the current text)
+    keep_spans: dict[int, tuple[int, int]] = {}
+    # Constraints right to left, so that a replacement does not move the places still to do.
     todo = [(c, _keep_place(c.start, c.end, c.target, alignment)) for c in constraints]
     for constraint, place in sorted(todo, key=lambda item: -item[1][0]):
-        found = _nearest(text, constraint.target, place[0])
+        found = _nearest(text, constraint.target, place[0], avoid=done)
         if found is not None:
             new = (found, found + len(constraint.target))
             result.kept.append(constraint)
         elif alignment.target_words and (place[1] > place[0] or constraint.target.strip()):
+            for a, b in done:  # never over a constraint already in place: next to it instead
+                if place[0] < b and a < place[1] or a < place[0] < b:
+                    place = (a, a) if place[0] <= a else (b, b)
             insert = constraint.target
             if place[1] == place[0]:  # an insertion: spaces around it as the words need
-                before = text[: place[0]]
-                after = text[place[0] :]
+                before, after = text[: place[0]], text[place[0] :]
                 lead = " " if before and not before[-1].isspace() else ""
                 trail = " " if after[:1].isalnum() else ""
-                place = (place[0], place[0])
                 insert = lead + insert + trail
             text = text[: place[0]] + insert + text[place[1] :]
             shift = len(insert) - (place[1] - place[0])
             spans = {i: _shifted(span, place, shift) for i, span in spans.items()}
+            # Constraints already in place lie wholly before or after this one: they move as wholes.
+            done = [_moved(span, place, shift) for span in done]
+            keep_spans = {i: _moved(span, place, shift) for i, span in keep_spans.items()}
             start = place[0] + insert.index(constraint.target)
             new = (start, start + len(constraint.target))
             result.fixed.append(constraint)
         else:
             result.failed.append(constraint)
             continue
+        done.append(new)
         if constraint.tag is not None:
             index = next(i for i, tag in enumerate(tags) if tag is constraint.tag)
-            spans[index] = new
+            keep_spans[index] = new
+    spans.update(keep_spans)
+    # Protected text is whole: no other tag starts or ends inside it.
+    for i, tag in enumerate(tags):
+        if i in keep_spans:
+            continue
+        start, end = spans[i]
+        for a, b in done:
+            if a < start < b:
+                start = b if tag.kind == "empty" else a
+            if a < end < b:
+                end = b
+        spans[i] = (start, max(start, end))
     result.text = text
-    result.tags = [Tag(spans[i][0], spans[i][1], tag.id, tag.kind) for i, tag in enumerate(tags)]
+    result.tags = _well_nested([Tag(spans[i][0], spans[i][1], tag.id, tag.kind) for i, tag in enumerate(tags)])
     return result
+
+
+def _well_nested(tags: list[Tag]) -> list[Tag]:
+    """``tags`` with any tag that crosses the edge of an enclosing one cut back inside it (a last guard)."""
+    order = sorted(range(len(tags)), key=lambda i: (tags[i].start, -tags[i].end, tags[i].kind == "empty"))
+    out = list(tags)
+    stack: list[Tag] = []
+    for i in order:
+        tag = out[i]
+        while stack and tag.start >= stack[-1].end and not (tag.start == stack[-1].end == stack[-1].start):
+            stack.pop()
+        if stack and tag.end > stack[-1].end:
+            tag = Tag(tag.start, stack[-1].end, tag.id, tag.kind)
+            out[i] = tag
+        if tag.kind != "empty" and tag.end > tag.start:
+            stack.append(tag)
+    return out
 
 
 def _pair_place(tag: Tag, target: str, alignment: WordAlignment) -> tuple[int, int]:
@@ -169,9 +205,10 @@ def _keep_place(start: int, end: int, text: str, alignment: WordAlignment) -> tu
         return (0, 0)
     best = max(range(len(tgt)), key=lambda t: sum(alignment.weights[t][s] for s in inside))
     first = last = best
-    while first > 0 and alignment.source_of(first - 1) in inside:
+    most = len(words(text)) + 2  # a run longer than the text it stands for is a stray alignment
+    while first > 0 and alignment.source_of(first - 1) in inside and last - first + 1 < most:
         first -= 1
-    while last + 1 < len(tgt) and alignment.source_of(last + 1) in inside:
+    while last + 1 < len(tgt) and alignment.source_of(last + 1) in inside and last - first + 1 < most:
         last += 1
     run = alignment_text(alignment, first, last)
     if not any(ch.isalnum() for ch in run) and any(ch.isalnum() for ch in text):
@@ -255,8 +292,13 @@ def _shifted(span: tuple[int, int], place: tuple[int, int], shift: int) -> tuple
     return move(span[0], False), move(span[1], True)
 
 
-def _nearest(text: str, needle: str, near: int) -> int | None:
+def _moved(span: tuple[int, int], place: tuple[int, int], shift: int) -> tuple[int, int]:
+    return (span[0] + shift, span[1] + shift) if span[0] >= place[1] else span
+
+
+def _nearest(text: str, needle: str, near: int, avoid: Sequence[tuple[int, int]] = ()) -> int | None:
     hits = [m.start() for m in re.finditer(re.escape(needle), text)] if needle else []
+    hits = [at for at in hits if not any(a < at + len(needle) and at < b for a, b in avoid)]
     return min(hits, key=lambda at: abs(at - near)) if hits else None
 
 

@@ -36,23 +36,30 @@ def test_a_tiny_model_translates_every_fixture_into_a_valid_file_of_the_same_str
     code, _, err = run(capsys, "-q", "translate", "--src", "en", "--tgt", "pt", "--model", str(tiny_model("bergamot")),
                        "--max-length", "6", "-o", str(out), str(fixture))
     assert code == 0, err
-    _assert_same_structure(fixture, out)
+    _assert_same_structure(fixture, out, exact=False)
 
 
-def _assert_same_structure(source: Path, translated: Path) -> None:
-    """The output reads back in its format with as many units as the source has left (targets filled)."""
+def _assert_same_structure(source: Path, translated: Path, *, exact: bool = True) -> None:
+    """The output reads back in its format with the source's units (targets filled, for localisation files).
+
+    ``exact=False`` (a tiny random model's output, which can be empty or all code): most units are there.
+    """
     fmt = format_for(source)
     options = FormatOptions(src_lang="en", tgt_lang="pt")
     before = read_document(source, fmt, options)
     after = read_document(translated, fmt, options)
     if fmt in ("xliff", "po", "tmx"):  # filled targets are no longer units: nothing is left to translate
-        assert after.units == [] or len(after.units) < len(before.units)
-    else:
-        assert len(after.units) == len(before.units)
+        assert len(after.units) < len(before.units)
+        return
+    if not exact:
+        assert len(before.units) * 0.8 <= len(after.units) <= len(before.units)
+        return
+    assert len(after.units) == len(before.units)
+    if fmt in ("srt", "vtt", "jsonl", "tsv", "docx"):  # the same lines, cues, records, paragraphs
         assert [unit.where for unit in after.units] == [unit.where for unit in before.units]
     # DOCX derives its tags from the formatting that is not the paragraph's most common one, which a
     # translation can change (tests/test_formats_docx.py checks that bold stays on the right words).
-    if fmt not in ("xliff", "po", "tmx", "docx"):
+    if fmt != "docx":
         assert [sorted(t.id for t in u.tags if t.kind != "keep") for u in after.units] == [
             sorted(t.id for t in u.tags if t.kind != "keep") for u in before.units
         ]
@@ -134,7 +141,7 @@ def test_a_job_lists_documents_of_mixed_formats(tmp_path: Path, capsys: pytest.C
     for (name, source, _), fixture in zip(corpora[1:], FIXTURES, strict=True):
         document = tmp_path / "out" / f"{name}.en-pt.tiny.doc{fixture.suffix}"
         assert document.is_file(), sorted(p.name for p in (tmp_path / "out").iterdir())
-        _assert_same_structure(Path(source), document)
+        _assert_same_structure(Path(source), document, exact=False)
     results = json.loads((tmp_path / "out" / "scores.json").read_text(encoding="utf-8"))
     notes = next(task for task in results["results"] if task["corpus"] == "notes")
     assert notes["inline"]["terms_matched"] == 1

@@ -158,3 +158,30 @@ def test_every_tag_comes_out_well_nested_whatever_the_alignment(case: tuple) -> 
     assert sorted(t.id for t in result.tags) == sorted(t.id for t in tags)
     assert _well_nested(result.tags, len(result.text))
     assert {t.id: t.kind for t in result.tags} == {t.id: t.kind for t in tags}
+
+
+@settings(max_examples=300, deadline=None)
+@given(tagged(), st.data())
+def test_protected_text_comes_out_whole_and_nothing_cuts_into_it(case: tuple, data: st.DataObject) -> None:
+    source, tags, target, alignment = case
+    # Turn some of the pair tags into keep tags (code spans) with their source text to protect.
+    keep_ids = {t.id for t in tags if t.kind == "pair" and data.draw(st.booleans())}
+    keep_ids = {i for i in keep_ids if not any(o.id != i and o.kind != "empty" and _overlaps(o, tags, i) for o in tags)}
+    spans = [(t.start, t.end) for t in tags]
+    span_of = {t.id: (t.start, t.end) for t in tags}
+    keep_ids = {i for i in keep_ids if spans.count(span_of[i]) == 1}  # formats never protect one span twice
+    tags = [Tag(t.start, t.end, t.id, "keep") if t.id in keep_ids else t for t in tags]
+    constraints = [Constraint(t.start, t.end, source[t.start : t.end], tag=t) for t in tags if t.kind == "keep"]
+    result = project(source, tags, target, alignment, constraints)
+    assert _well_nested(result.tags, len(result.text))
+    by_id = {t.id: t for t in result.tags}
+    for constraint in result.kept + result.fixed:
+        placed = by_id[constraint.tag.id]
+        assert result.text[placed.start : placed.end] == constraint.target
+        for other in result.tags:  # no other tag starts or ends strictly inside it
+            assert not placed.start < other.start < placed.end and not placed.start < other.end < placed.end
+
+
+def _overlaps(other: Tag, tags: list[Tag], keep_id: int) -> bool:
+    keep = next(t for t in tags if t.id == keep_id)
+    return keep.start <= other.start <= other.end <= keep.end and (other.start, other.end) != (keep.start, keep.end)
