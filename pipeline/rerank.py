@@ -1,0 +1,212 @@
+"""N-best reranking and reference-free quality estimates.
+
+A :class:`Reranker` asks the forward model for ``k`` candidates per segment
+(beam search, or seeded epsilon sampling), scores every candidate with the
+features of :data:`FEATURES`, and keeps the candidate whose weighted sum is
+highest:
+
+- ``forward``: the forward model's mean log-probability per token;
+- ``reverse``: the reverse model's mean log-probability of the source given the
+  candidate (noisy-channel reranking; the embedded models are each other's reverse);
+- ``mbr``: the candidate's mean chrF against the other candidates (minimum Bayes
+  risk with chrF as the utility, sacrebleu's own chrF);
+- ``length``: minus the distance of log(candidate / source characters) from the
+  ratio seen in tuning.
+
+Each feature is standardised within the segment's candidates before weighting, so
+weights are comparable across features. Candidates are generated one segment at a
+time (sampling seeded by the segment's position-free hash), so a segment's result
+does not depend on its neighbours.
+
+:func:`quality_estimates` scores finished translations without a reference from the
+same features: forward score, reverse score and round-trip chrF.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.errors import ConfigError
+from pipeline.scoring import sequence_scores
+
+__all__ = ["FEATURES", "METHODS", "Reranker", "parse_weights", "quality_estimates"]
+
+METHODS = ("beam", "sample")
+"""How candidates are generated."""
+
+FEATURES = ("forward", "reverse", "mbr", "length")
+"""The features a reranker can weigh."""
+
+
+def parse_weights(spec: str) -> dict[str, float]:
+    """``"forward+reverse:0.5+mbr"`` as ``{"forward": 1.0, "reverse": 0.5, "mbr": 1.0}``.
+
+    Raises:
+        ConfigError: an unknown feature or a weight that is not a number.
+    """
+    weights: dict[str, float] = {}
+    for part in spec.split("+"):
+        name, _, value = part.strip().partition(":")
+        if name not in FEATURES:
+            raise ConfigError(f"unknown rerank feature {name!r} in {spec!r} (known: {', '.join(FEATURES)})",
+                              hint='combine with + and weigh with :, e.g. "forward+reverse:0.5"')
+        try:
+            weights[name] = float(value) if value else 1.0
+        except ValueError as err:
+            raise ConfigError(f"rerank weight of {name!r} is not a number: {value!r}") from err
+        if not math.isfinite(weights[name]):
+            raise ConfigError(f"rerank weight of {name!r} must be finite, got {value!r}")
+    return weights
+
+
+@dataclass
+class Reranker:
+    """Pick the best of ``k`` candidates per segment by weighted features.
+
+    Args:
+        forward: the translator whose model generates and scores (transformers backend).
+        weights: feature -> weight (:func:`parse_weights`).
+        k: candidates per segment.
+        method: ``beam`` or ``sample`` (epsilon sampling, epsilon 0.02, seeded).
+        reverse: the reverse direction's translator, needed by the ``reverse`` feature.
+        length_ratio: the expected log(target / source characters), for ``length``.
+        seed: the sampling seed.
+    """
+
+    forward: Any
+    weights: dict[str, float]
+    k: int = 8
+    method: str = "beam"
+    reverse: Any = None
+    length_ratio: float = 0.1
+    seed: int = 0
+    last_features: list[dict[str, list[float]]] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ConfigError(f"unknown n-best method {self.method!r} (known: {', '.join(METHODS)})")
+        if self.k < 1:
+            raise ConfigError(f"nbest must be at least 1, got {self.k}")
+        if self.weights.get("reverse") and self.reverse is None:
+            raise ConfigError("the reverse feature needs a reverse model", hint="pass the reverse direction's model")
+
+    def candidates(self, segments: Sequence[str], src_lang: str, tgt_lang: str) -> list[list[str]]:
+        """``k`` distinct candidates per segment (fewer if the model gives fewer), the model's best first."""
+        import torch
+
+        translator = self.forward
+        direction = translator.check_direction(src_lang, tgt_lang)
+        loaded = translator.loaded
+        translator.generator.set_direction(direction)
+        out: list[list[str]] = []
+        for segment in segments:
+            if not segment.strip():
+                out.append([""])
+                continue
+            encoded = loaded.tokenizer([direction.prefix + segment], return_tensors="pt", verbose=False)
+            limit = translator.generator.max_new_tokens(encoded["input_ids"].shape[1])
+            options: dict[str, Any] = {"num_return_sequences": self.k, "max_new_tokens": limit,
+                                       **direction.generate_kwargs}
+            if self.method == "beam":
+                options.update(num_beams=self.k, do_sample=False)
+            else:
+                digest = hashlib.sha256(f"{self.seed}\0{segment}".encode()).digest()
+                torch.manual_seed(int.from_bytes(digest[:8], "little"))
+                options.update(num_beams=1, do_sample=True, epsilon_cutoff=0.02, top_k=0)
+            with torch.inference_mode():
+                rows = loaded.model.generate(**{key: value.to(loaded.model.device) for key, value in encoded.items()},
+                                             **options)
+            texts = [text.strip() for text in loaded.tokenizer.batch_decode(rows, skip_special_tokens=True)]
+            out.append(list(dict.fromkeys(texts)))
+        return out
+
+    def features(self, segments: Sequence[str], candidates: Sequence[Sequence[str]], src_lang: str,
+                 tgt_lang: str) -> list[dict[str, list[float]]]:
+        """Each segment's candidates' raw feature values, for the features with a weight."""
+        flat_src = [s for s, cands in zip(segments, candidates, strict=True) for _ in cands]
+        flat = [c for cands in candidates for c in cands]
+        wanted = {name for name, weight in self.weights.items() if weight}
+        columns: dict[str, list[float]] = {}
+        if "forward" in wanted:
+            columns["forward"] = sequence_scores(self.forward, src_lang, tgt_lang, flat_src, flat)
+        if "reverse" in wanted:
+            columns["reverse"] = sequence_scores(self.reverse, tgt_lang, src_lang, flat, flat_src)
+        out: list[dict[str, list[float]]] = []
+        position = 0
+        for segment, cands in zip(segments, candidates, strict=True):
+            row = {name: values[position : position + len(cands)] for name, values in columns.items()}
+            if "mbr" in wanted:
+                row["mbr"] = _mbr_chrf(cands)
+            if "length" in wanted:
+                row["length"] = [-abs(math.log((len(c) + 1) / (len(segment) + 1)) - self.length_ratio) for c in cands]
+            out.append(row)
+            position += len(cands)
+        return out
+
+    def choose(self, features: dict[str, list[float]]) -> int:
+        """The index of the candidate with the highest weighted sum of standardised features."""
+        total = None
+        for name, values in features.items():
+            weighted = [self.weights.get(name, 0.0) * v for v in _standardised(values)]
+            total = weighted if total is None else [a + b for a, b in zip(total, weighted, strict=True)]
+        if not total:
+            return 0
+        return max(range(len(total)), key=total.__getitem__)
+
+    def translate(self, segments: Sequence[str], src_lang: str, tgt_lang: str) -> list[str]:
+        """The chosen candidate of each segment (its features kept in :attr:`last_features`)."""
+        candidates = self.candidates(segments, src_lang, tgt_lang)
+        self.last_features = self.features(segments, candidates, src_lang, tgt_lang)
+        return [cands[self.choose(feats)] for cands, feats in zip(candidates, self.last_features, strict=True)]
+
+
+def _mbr_chrf(candidates: Sequence[str]) -> list[float]:
+    """Each candidate's mean sentence chrF against the others (sacrebleu's chrF)."""
+    from sacrebleu.metrics import CHRF
+
+    if len(candidates) < 2:
+        return [0.0] * len(candidates)
+    chrf = CHRF()
+    return [sum(chrf.sentence_score(a, [b]).score for j, b in enumerate(candidates) if j != i) / (len(candidates) - 1)
+            for i, a in enumerate(candidates)]
+
+
+def _standardised(values: Sequence[float]) -> list[float]:
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return [0.0] * len(values)
+    mean = sum(finite) / len(finite)
+    spread = math.sqrt(sum((v - mean) ** 2 for v in finite) / len(finite)) or 1.0
+    low = min(finite)
+    return [((v if math.isfinite(v) else low) - mean) / spread for v in values]
+
+
+def quality_estimates(forward: Any, reverse: Any, sources: Sequence[str], translations: Sequence[str],
+                      src_lang: str, tgt_lang: str, *, weights: dict[str, float] | None = None,
+                      back: Callable[[list[str]], list[str]] | None = None) -> list[dict[str, float]]:
+    """Reference-free quality features of each translation and their combined score ``qe``.
+
+    Features: ``forward`` (the forward model's mean log-probability per token),
+    ``reverse`` (the reverse model's of the source given the translation) and
+    ``round_trip`` (chrF of the translation translated back, against the source).
+    ``qe`` is their weighted sum (default: forward and round trip, equal weights, on a 0-1 scale).
+    """
+    from sacrebleu.metrics import CHRF
+
+    weights = weights or {"forward": 1.0, "round_trip": 1.0}
+    forward_scores = sequence_scores(forward, src_lang, tgt_lang, sources, translations)
+    reverse_scores = sequence_scores(reverse, tgt_lang, src_lang, translations, sources)
+    backs = back(list(translations)) if back is not None else reverse.translate(list(translations), tgt_lang, src_lang)
+    chrf = CHRF()
+    out = []
+    for f, r, source, b in zip(forward_scores, reverse_scores, sources, backs, strict=True):
+        features = {"forward": math.exp(f), "reverse": math.exp(r),
+                    "round_trip": chrf.sentence_score(b, [source]).score / 100}
+        total = sum(weights.values()) or 1.0
+        features["qe"] = sum(weights.get(name, 0.0) * value for name, value in features.items()) / total
+        out.append(features)
+    return out
