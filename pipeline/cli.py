@@ -216,8 +216,15 @@ def _cmd_translate(args: argparse.Namespace) -> int:
     system = SystemConfig(
         name="translate", model=model, family=args.family, beam=args.beam, max_length=args.max_length,
         batch_tokens=args.batch_tokens, device=args.device, dtype=args.dtype, threads=args.threads,
-        workers=args.workers,
+        workers=args.workers, rerank=args.rerank, nbest=args.nbest, nbest_method=args.nbest_method,
+        reverse_model=args.reverse_model,
     )
+    if args.rerank is not None:
+        from pipeline.backends import backend_for
+        from pipeline.rerank import check_spec
+
+        check_spec(args.rerank, args.nbest_method, "--rerank")
+        backend_for(model).check_options({"rerank": args.rerank}, f"--model {model}")
     with open_engine(engine) as opened:
         translator = opened.translator(system)
         translator.check_direction(args.src, args.tgt)

@@ -104,6 +104,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="maximum output tokens per segment (default: the model's, at most 3 x the input + 10)")
     model.add_argument("--batch-tokens", type=_ranged("batch_tokens"), default=2048,
                        help="token budget of a padded batch")
+    rr = tr.add_argument_group("reranking (transformers backend)")
+    rr.add_argument("--rerank", default=None, metavar="SPEC",
+                    help="pick the best of --nbest candidates: 'tuned' (weights fitted for the built-in models) or "
+                         "features with weights, e.g. forward+reverse:0.5 (forward, reverse, mbr, length)")
+    rr.add_argument("--nbest", type=_ranged("nbest"), default=8, help="candidates per segment when reranking")
+    rr.add_argument("--nbest-method", choices=("beam", "sample"), default="beam",
+                    help="beam search, or seeded epsilon sampling")
+    rr.add_argument("--reverse-model", default=None,
+                    help="the reverse direction's model for the reverse feature (default: the built-in one)")
     hw = tr.add_argument_group("hardware")
     hw.add_argument("--device", choices=DEVICES, default="cpu", help="where the model runs (auto: CUDA if available)")
     hw.add_argument("--dtype", choices=DTYPES, default="float32", help="floating-point type of the weights")

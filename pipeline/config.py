@@ -38,6 +38,7 @@ INT_RANGES: dict[str, tuple[int, int]] = {
     "chunk_size": (1, 1_000_000),
     "actors": (1, 100_000),
     "line_length": (8, 1000),
+    "nbest": (1, 256),
 }
 
 
@@ -96,6 +97,12 @@ class SystemConfig:
     quantize: str | None = None
     tgt_langs: tuple[str, ...] = ()
     chunk_size: int = 256  # segments sorted, batched and journaled together
+    rerank: str | None = None  # "tuned" or features with weights ("forward+reverse:0.5"): pipeline.rerank
+    nbest: int = 8  # candidates per segment when reranking
+    nbest_method: str = "beam"  # beam, or sample (seeded epsilon sampling)
+    reverse_model: str | None = None  # the reverse direction's model (default: the built-in one)
+    qe: bool = False  # write a reference-free quality estimate per segment (pipeline.rerank.quality_estimates)
+    qe_threshold: float = 0.5  # segments whose estimate is below it are marked "check"
 
 
 @dataclass(frozen=True)
@@ -168,6 +175,12 @@ _SYSTEM_KEYS = {
     "quantize": (False, str),
     "tgt_langs": (False, list),
     "chunk_size": (False, int),
+    "rerank": (False, str),
+    "nbest": (False, int),
+    "nbest_method": (False, str),
+    "reverse_model": (False, str),
+    "qe": (False, bool),
+    "qe_threshold": (False, (int, float)),
 }
 
 
@@ -309,13 +322,17 @@ def _system(item: Any, index: int, where: str) -> SystemConfig:
     _check_keys(item, _SYSTEM_KEYS, context)
     check_name(item["name"], "system", where)
     context = f"{where}: system {item['name']!r}"
-    for key in ("beam", "batch_tokens", "max_length", "threads", "workers", "chunk_size"):
+    for key in ("beam", "batch_tokens", "max_length", "threads", "workers", "chunk_size", "nbest"):
         if key in item:
             check_int(key, item[key], context)
     backend_for(item["model"]).check_options(item, context)
     for key, allowed in (("device", DEVICES), ("dtype", DTYPES), ("quantize", QUANTIZE)):
         if key in item and item[key] not in allowed:
             raise ConfigError(f"{context}: {key} {item[key]!r} is not one of {', '.join(allowed)}")
+    if "rerank" in item:
+        from pipeline.rerank import check_spec
+
+        check_spec(item["rerank"], item.get("nbest_method", "beam"), context)
     fields = {k: v for k, v in item.items() if k != "tgt_langs"}
     tgt_langs = tuple(_language(code, f"{context}: tgt_langs") for code in item.get("tgt_langs", []))
     return SystemConfig(**fields, tgt_langs=tgt_langs)

@@ -238,7 +238,7 @@ def _run_task(
     total = len(corpus.segments)
     files = task_files(out_dir, stem, document=corpus.config.document_suffix)
     output, jsonl, document, meta, journal_path = files
-    identity = task_identity(translator, corpus, tgt)
+    identity = task_identity(translator, corpus, tgt, _qe_settings(system))
     report = progress or (lambda _: None)
 
     finished = read_finished(meta, identity, [output, jsonl, *([document] if document else [])], total)
@@ -250,6 +250,7 @@ def _run_task(
         hypotheses, figures = _translate_task(
             translator, corpus, tgt, Journal(journal_path, identity, total), stem, cache, report, system.chunk_size
         )
+        qe = _quality_estimates(translator, system, corpus, hypotheses, tgt) if system.qe else None
         aligner = None
         if hasattr(corpus.document, "render"):
             from pipeline.wordalign import aligner_for
@@ -259,6 +260,7 @@ def _run_task(
             write_task_outputs(
                 files, ids=corpus.ids(), sources=corpus.segments, hypotheses=hypotheses,
                 paragraph_ids=corpus.paragraph_ids, document=corpus.document, tgt_lang=tgt, aligner=aligner,
+                qe=qe, qe_threshold=system.qe_threshold,
             )
         except OutputError as err:
             # The journal holds the whole translation, for the next run to write the outputs from.
@@ -298,6 +300,29 @@ def _run_task(
         hypotheses=hypotheses,
         inline=inline,
     )
+
+
+def _qe_settings(system: SystemConfig) -> dict[str, Any] | None:
+    if not system.qe:
+        return None
+    return {"qe": True, "qe_threshold": system.qe_threshold, "reverse_model": system.reverse_model}
+
+
+def _quality_estimates(translator: Any, system: SystemConfig, corpus: PreparedCorpus, hypotheses: list[str],
+                       tgt: str) -> list[dict[str, float]]:
+    """Each segment's reference-free quality features and estimate (pipeline.rerank.quality_estimates)."""
+    from pipeline.models.defaults import default_model
+    from pipeline.rerank import quality_estimates
+    from pipeline.translate import Translator
+
+    src = corpus.config.src_lang
+    # The scores come from the transformers models: the native engine's own model, ported, scores for it.
+    forward = getattr(translator, "forward", translator)
+    if not hasattr(forward, "loaded"):
+        forward = Translator(default_model(src, tgt), workers=1)
+    reverse = Translator(system.reverse_model or default_model(tgt, src), workers=1)
+    log.info("quality estimates for %d segments (%s back into %s)", len(hypotheses), reverse.name, src)
+    return quality_estimates(forward, reverse, corpus.segments, hypotheses, src, tgt)
 
 
 def _translate_task(

@@ -36,7 +36,7 @@ __all__ = ["Finished", "Journal", "read_finished", "task_identity", "write_meta"
 log = logging.getLogger(__name__)
 
 
-def task_identity(translator: Any, corpus: PreparedCorpus, tgt: str) -> str:
+def task_identity(translator: Any, corpus: PreparedCorpus, tgt: str, extra: dict[str, Any] | None = None) -> str:
     """A hash of everything a task's output files depend on; batching and chunking do not count.
 
     Args:
@@ -47,6 +47,8 @@ def task_identity(translator: Any, corpus: PreparedCorpus, tgt: str) -> str:
     digest = hashlib.sha256()
     header = {"settings": settings_key(translator), "corpus": corpus.config.name,
               "src_lang": corpus.config.src_lang, "tgt_lang": tgt, "paragraphs": corpus.paragraph_ids}
+    if extra:  # what else the outputs hold (quality estimates)
+        header["extra"] = extra
     digest.update(json.dumps(header, sort_keys=True).encode("utf-8"))
     for segment in corpus.segments:
         digest.update(segment.encode("utf-8") + b"\0")

@@ -87,6 +87,8 @@ def write_task_outputs(
     document: Any = None,
     tgt_lang: str | None = None,
     aligner: Any = None,
+    qe: Sequence[dict[str, float]] | None = None,
+    qe_threshold: float = 0.5,
 ) -> None:
     """Write a task's ``.txt`` (one translation a line), ``.jsonl`` and, for a document, ``.doc.txt``.
 
@@ -99,6 +101,9 @@ def write_task_outputs(
         document: the segmented document (a :class:`pipeline.segment.Document`), rebuilt
             from the translations into ``files.document``.
         tgt_lang: the target language, for rebuilding the document.
+        qe: each segment's quality features and estimate (``qe``), written into the ``.jsonl`` with
+            ``check: true`` when the estimate is below ``qe_threshold``.
+        qe_threshold: see ``qe``.
         aligner: for a document in another format (a :class:`pipeline.documents.PreparedDocument`):
             what puts its inline markup back (:func:`pipeline.wordalign.aligner_for`).
 
@@ -113,6 +118,9 @@ def write_task_outputs(
                 record: dict[str, Any] = {"id": seg_id, "source": source, "translation": hyp}
                 if paragraph_ids is not None:
                     record["paragraph"] = paragraph_ids[n]
+                if qe is not None:
+                    record["qe"] = {name: round(value, 4) for name, value in qe[n].items()}
+                    record["check"] = qe[n]["qe"] < qe_threshold
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
         if files.document is not None:
             if hasattr(document, "render"):  # a document in its own format, rendered to bytes

@@ -33,13 +33,46 @@ from typing import Any
 from pipeline.errors import ConfigError
 from pipeline.scoring import sequence_scores
 
-__all__ = ["FEATURES", "METHODS", "Reranker", "parse_weights", "quality_estimates"]
+__all__ = ["FEATURES", "METHODS", "TUNED", "Reranker", "RerankingTranslator", "check_spec", "parse_weights",
+           "quality_estimates", "tuned_weights"]
 
 METHODS = ("beam", "sample")
 """How candidates are generated."""
 
 FEATURES = ("forward", "reverse", "mbr", "length")
 """The features a reranker can weigh."""
+
+
+TUNED = "tuned"
+"""The rerank spec that means: the weights shipped for the model (pipeline/models/rerank.json)."""
+
+
+def tuned_weights(model: str) -> dict[str, float]:
+    """The weights fitted for a built-in model by ``benchmarks/rerank.py`` on the first 506 FLORES devtest lines.
+
+    Raises:
+        ConfigError: no weights were fitted for the model.
+    """
+    import json
+    from pathlib import Path
+
+    table = json.loads((Path(__file__).parent / "models" / "rerank.json").read_text(encoding="utf-8"))
+    if model not in table["weights"]:
+        raise ConfigError(f"no tuned rerank weights for model {model!r} (tuned: {', '.join(table['weights'])})",
+                          hint='give the features and weights instead, e.g. rerank = "forward+reverse:0.5"')
+    return dict(table["weights"][model])
+
+
+def check_spec(spec: str, method: str, context: str = "") -> None:
+    """Refuse a bad rerank spec or n-best method before any model loads."""
+    where = f"{context}: " if context else ""
+    if method not in METHODS:
+        raise ConfigError(f"{where}nbest_method {method!r} is not one of {', '.join(METHODS)}")
+    if spec != TUNED:
+        try:
+            parse_weights(spec)
+        except ConfigError as err:
+            raise ConfigError(f"{where}{err.message}", hint=err.hint) from err
 
 
 def parse_weights(spec: str) -> dict[str, float]:
@@ -210,3 +243,51 @@ def quality_estimates(forward: Any, reverse: Any, sources: Sequence[str], transl
         features["qe"] = sum(weights.get(name, 0.0) * value for name, value in features.items()) / total
         out.append(features)
     return out
+
+
+class RerankingTranslator:
+    """A translator that reranks ``k`` candidates per segment; everything else is the forward translator's.
+
+    Args:
+        forward: the transformers-backend translator of the system.
+        spec: :data:`TUNED` or a :func:`parse_weights` spec.
+        k: candidates per segment.
+        method: ``beam`` or ``sample``.
+        reverse_model: the reverse direction's model (default: the built-in model of that direction).
+    """
+
+    def __init__(self, forward: Any, spec: str, *, k: int = 8, method: str = "beam",
+                 reverse_model: str | None = None) -> None:
+        self.forward, self.spec, self.k, self.method = forward, spec, k, method
+        self.reverse_model = reverse_model
+        self._reverse: Any = None
+        check_spec(spec, method)
+
+    def __getattr__(self, name: str) -> Any:  # info, loaded, generator, check_direction... are the forward model's
+        return getattr(self.forward, name)
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return tuned_weights(self.forward.name) if self.spec == TUNED else parse_weights(self.spec)
+
+    def settings(self) -> dict[str, Any]:
+        """The forward settings plus the reranking's: all of it changes the output (the cache key)."""
+        return {**self.forward.settings(), "rerank": self.weights, "nbest": self.k, "nbest_method": self.method,
+                "reverse_model": self.reverse_model}
+
+    def reverse(self, src_lang: str, tgt_lang: str) -> Any:
+        """The reverse direction's translator (made on first use)."""
+        if self._reverse is None:
+            from pipeline.models.defaults import default_model
+            from pipeline.translate import Translator
+
+            self._reverse = Translator(self.reverse_model or default_model(tgt_lang, src_lang), workers=1,
+                                       device=self.forward.device, dtype=self.forward.dtype)
+        return self._reverse
+
+    def translate(self, segments: Sequence[str], src_lang: str, tgt_lang: str) -> list[str]:
+        """The best of ``k`` candidates of each segment."""
+        weights = self.weights
+        reverse = self.reverse(src_lang, tgt_lang) if weights.get("reverse") else None
+        reranker = Reranker(self.forward, weights, k=self.k, method=self.method, reverse=reverse)
+        return reranker.translate(segments, src_lang, tgt_lang)

@@ -56,6 +56,9 @@ class NativeBackend:
         """
         if "workers" in options:
             raise ConfigError(f"{context}: the native engine takes threads (Python threads calling it), not workers")
+        if "rerank" in options:
+            raise ConfigError(f"{context}: the native engine gives one translation per segment, nothing to rerank",
+                              hint='rerank with the transformers backend: model = "bergamot-en-pt"')
 
     def settings(self, system: SystemConfig) -> dict[str, object]:
         """The threads calling the engine: it takes no decoding settings."""

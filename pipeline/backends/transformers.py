@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from pipeline.config import SystemConfig
-    from pipeline.translate import Translator
 
 __all__ = ["TransformersBackend"]
 
 # What a report shows of a system, when set.
-_SETTINGS = ("beam", "max_length", "batch_tokens", "device", "dtype", "threads", "workers", "quantize", "family")
+_SETTINGS = ("beam", "max_length", "batch_tokens", "device", "dtype", "threads", "workers", "quantize", "family",
+             "rerank")
 
 
 class TransformersBackend:
@@ -28,11 +28,11 @@ class TransformersBackend:
         """The system's decoding and hardware settings that are set."""
         return {key: getattr(system, key) for key in _SETTINGS if getattr(system, key) is not None}
 
-    def translator(self, system: SystemConfig, **overrides: Any) -> Translator:
+    def translator(self, system: SystemConfig, **overrides: Any) -> Any:
         """A :class:`~pipeline.translate.Translator` for the system; ``overrides``: ``threads``, ``workers``."""
         from pipeline.translate import Translator  # the model's modules, torch and transformers on use
 
-        return Translator(
+        translator = Translator(
             system.model,
             family=system.family,
             beam=system.beam,
@@ -44,3 +44,9 @@ class TransformersBackend:
             workers=overrides.get("workers", system.workers),
             quantize=system.quantize,
         )
+        if system.rerank is None:
+            return translator
+        from pipeline.rerank import RerankingTranslator
+
+        return RerankingTranslator(translator, system.rerank, k=system.nbest, method=system.nbest_method,
+                                   reverse_model=system.reverse_model)
