@@ -58,6 +58,7 @@ class CorpusConfig:
     field: str | None = None  # jsonl: the key; tsv: the column
     line_length: int = 42  # subtitles: the longest rewrapped line
     glossary: Path | None = None  # a TSV of terms to enforce (pipeline.glossary)
+    lines: tuple[int, int] | None = None  # only lines first..last (1-based, inclusive) of a line corpus
 
     @property
     def document_format(self) -> str | None:
@@ -160,6 +161,7 @@ _CORPUS_KEYS = {
     "field": (False, str),
     "line_length": (False, int),
     "glossary": (False, str),
+    "lines": (False, list),
 }
 _SYSTEM_KEYS = {
     "name": (True, str),
@@ -299,7 +301,20 @@ def _corpus(item: Any, index: int, base: Path, where: str) -> CorpusConfig:
         field=item.get("field"),
         line_length=check_int("line_length", item.get("line_length", 42), context),
         glossary=_resolve(base, Path(item["glossary"])) if "glossary" in item else None,
+        lines=_lines(item.get("lines"), item, context),
     )
+
+
+def _lines(value: Any, item: dict[str, Any], context: str) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    if (len(value) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+            or not 1 <= value[0] <= value[1]):
+        raise ConfigError(f"{context}: lines must be [first, last], whole numbers with 1 <= first <= last, "
+                          f"got {value!r}", hint="lines = [507, 1012]: the last 506 lines of FLORES devtest")
+    if item.get("segment") or item.get("format") not in (None, "text"):
+        raise ConfigError(f"{context}: lines picks lines of a plain line corpus, not of a document")
+    return value[0], value[1]
 
 
 def _format(name: str | None, context: str) -> str | None:

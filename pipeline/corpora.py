@@ -63,6 +63,12 @@ def prepare_corpus(corpus: CorpusConfig) -> PreparedCorpus:
     segments = read_lines(source)
     for lang, refs in references.items():
         check_alignment(segments, refs, names=[str(source), *map(str, reference_files[lang])])
+    if corpus.lines is not None:  # a range of the lines, e.g. a held-out half of a test set
+        first, last = corpus.lines
+        if last > len(segments):
+            raise InputError(f"corpus {corpus.name!r}: lines {first}-{last} but {source} has {len(segments)} lines")
+        segments = segments[first - 1 : last]
+        references = {lang: [ref[first - 1 : last] for ref in refs] for lang, refs in references.items()}
     return PreparedCorpus(corpus, segments, None, references)
 
 

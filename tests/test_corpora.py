@@ -82,3 +82,32 @@ def test_a_sacrebleu_test_set_is_checked_before_any_download(test_set: str, tgt:
     config = CorpusConfig(name="wmt", source=None, src_lang="en", tgt_langs=(tgt,), sacrebleu=test_set)
     with pytest.raises(ConfigError, match=re.escape(message)):
         prepare_corpus(config)
+
+
+def test_lines_picks_a_range_of_a_line_corpus_and_its_references(tmp_path: Path) -> None:
+    source = write(tmp_path / "src.en", ["One.", "Two.", "Three.", "Four."])
+    ref = write(tmp_path / "ref.pt", ["Um.", "Dois.", "Três.", "Quatro."])
+    config = CorpusConfig(name="half", source=source, src_lang="en", references={"pt-BR": (ref,)},
+                          tgt_langs=("pt-BR",), lines=(3, 4))
+    corpus = prepare_corpus(config)
+    assert corpus.segments == ["Three.", "Four."]
+    assert corpus.references == {"pt-BR": [["Três.", "Quatro."]]}
+    with pytest.raises(InputError, match=r"lines 3-9 but .*src.en has 4 lines"):
+        prepare_corpus(CorpusConfig(name="x", source=source, src_lang="en", tgt_langs=("pt-BR",), lines=(3, 9)))
+
+
+@pytest.mark.parametrize(
+    ("value", "extra", "message"),
+    [
+        pytest.param([0, 3], {}, r"lines must be \[first, last\]", id="zero"),
+        pytest.param([5, 3], {}, r"lines must be \[first, last\]", id="backwards"),
+        pytest.param([1, 2, 3], {}, r"lines must be \[first, last\]", id="three"),
+        pytest.param([1, 3], {"segment": True}, r"lines picks lines of a plain line corpus", id="document"),
+    ],
+)
+def test_a_bad_line_range_is_refused(tmp_path: Path, value: list[int], extra: dict, message: str) -> None:
+    from pipeline.config import parse_config
+
+    corpus = {"name": "c", "source": "a.txt", "src_lang": "en", "tgt_langs": ["pt"], "lines": value, **extra}
+    with pytest.raises(ConfigError, match=message):
+        parse_config({"corpora": [corpus], "systems": [{"name": "s", "model": "bergamot-en-pt"}]}, tmp_path / "j.toml")
