@@ -162,6 +162,10 @@ def _convert(info: ModelInfo, quantization: str, out: Path) -> None:
             spec = loader.get_model_spec(model)
             loader.set_config(spec.config, model, tokenizer)
             tokens = vocabulary(tokenizer, config.vocab_size)
+            for name in ("bos_token", "eos_token", "unk_token"):
+                if getattr(spec.config, name, "") is None:  # transformers 5's MBart50Tokenizer has no bos_token
+                    token_id = getattr(config, f"{name}_id", None)
+                    setattr(spec.config, name, tokens[token_id] if token_id is not None else tokenizer.eos_token)
             if info.family.name != "marian":
                 # As generate() starts (the loaders give mBART-50 none, which would start from the
                 # target language token). Marian starts from a zero embedding, whatever the token.
