@@ -241,7 +241,6 @@ def test_translate_command_refuses_a_bergamot_model_in_one_line(tiny_model: Call
     assert len(errors) == 1 and "CTranslate2 cannot run" in errors[0]
 
 
-@pytest.mark.slow
 def test_a_job_on_ctranslate2_resumes_and_reuses_its_cache(tiny_model: Callable[[str], Path], tmp_path: Path,
                                                            capsys: pytest.CaptureFixture[str],
                                                            conversions: list[str]) -> None:
