@@ -85,8 +85,9 @@ class CTranslate2Backend:
 class Ct2Translator:
     """Translate with one model on CTranslate2; the interface of :class:`pipeline.translate.Translator`.
 
-    It offers no ``generator`` or ``loaded`` torch model: what needs one (attention
-    alignment of inline tags, quality estimates) falls back as for the native engine.
+    It offers no ``generator`` or ``loaded`` torch model: inline tags are placed by the
+    diagonal fallback (as for the native engine), and quality estimates score with
+    :attr:`forward`, the same checkpoint on transformers.
 
     Args: those of :class:`pipeline.translate.Translator`; ``quantize = "int8"`` converts
     and computes in int8, else ``dtype`` is the compute type.
@@ -101,6 +102,8 @@ class Ct2Translator:
                  workers: int | None = None, quantize: str | None = None) -> None:
         self._pipeline = _Pipeline(model, family=family, beam=beam, max_length=max_length, batch_tokens=batch_tokens,
                                    device=device, dtype=dtype, threads=threads, workers=workers, quantize=quantize)
+        self._family = family
+        self._forward: Translator | None = None
 
     @property
     def name(self) -> str:
@@ -111,6 +114,13 @@ class Ct2Translator:
     def info(self) -> ModelInfo:
         """The checkpoint's config, tokenizer and family (no weights); raises for a family CTranslate2 cannot run."""
         return self._pipeline.info
+
+    @property
+    def forward(self) -> Translator:
+        """The same checkpoint on the transformers backend (no weights read yet), for scores it alone gives."""
+        if self._forward is None:
+            self._forward = Translator(self.name, family=self._family, workers=1)
+        return self._forward
 
     @property
     def workers(self) -> int:
