@@ -175,10 +175,12 @@ def main(argv: list[str] | None = None) -> int:
     for quantization in ("float32", "int8"):
         converted(info, quantization)
     best: dict[str, dict] = {}
+    rates: dict[str, list[float]] = {name: [] for name in SYSTEMS}
     for round_number in range(args.rounds):
         for name in SYSTEMS:
             result = run_child(name, args)
             rate = result["tokens"] / result["seconds"]
+            rates[name].append(rate)
             print(f"round {round_number + 1} {name}: {result['tokens']} tokens in {result['seconds']:.1f} s "
                   f"= {rate:.0f} tokens/s", file=sys.stderr)
             if name not in best or rate > best[name]["tokens_per_second"]:
@@ -198,6 +200,12 @@ def main(argv: list[str] | None = None) -> int:
             "rounds": args.rounds, "machine": machine(),
             "systems": {name: {k: v for k, v in result.items() if k != "outputs"} for name, result in best.items()},
             "total_seconds": time.perf_counter() - started}
+    for name in list(SYSTEMS)[1:]:
+        # Within a round the systems ran minutes apart: the spread shows how noisy the machine was.
+        ratios = [rate / base_rate for rate, base_rate in zip(rates[name], rates["a_transformers_float32"],
+                                                               strict=True)]
+        data["systems"][name]["ratios_per_round"] = ratios
+        print(f"{name} / a, round by round: {', '.join(f'{ratio:.2f}' for ratio in ratios)}")
     print(f"\nJSON: {write_json(args.output, data)}")
     return 0
 
