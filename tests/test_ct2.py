@@ -211,6 +211,18 @@ def test_backend_for_picks_by_key_then_by_model_name() -> None:
     assert backend_for("some/model").name == "transformers"
     assert backend_for("some/model", "ctranslate2").name == "ctranslate2"
     assert backend_for("bergamot-native").name == "bergamot-native"
+    assert backend_for("bergamot-native", "bergamot-native").name == "bergamot-native"
+
+
+def test_a_job_system_takes_the_backend_key_and_reports_it(tmp_path: Path) -> None:
+    job = parse_config({"corpora": [{"name": "c", "source": "c.txt", "src_lang": "en", "tgt_langs": ["de"]}],
+                        "systems": [{"name": "s", "model": "m", "backend": "ctranslate2", "quantize": "int8"}]},
+                       tmp_path / "job.toml")
+    (system,) = job.systems
+    assert system.backend == "ctranslate2"
+    assert backend_for(system.model, system.backend).settings(system) == {
+        "backend": "ctranslate2", "beam": 1, "batch_tokens": 2048, "device": "cpu", "dtype": "float32",
+        "quantize": "int8"}
 
 
 # The command line and jobs.
