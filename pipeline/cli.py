@@ -214,17 +214,17 @@ def _cmd_translate(args: argparse.Namespace) -> int:
     from pipeline.engines import open_engine
 
     system = SystemConfig(
-        name="translate", model=model, family=args.family, beam=args.beam, max_length=args.max_length,
-        batch_tokens=args.batch_tokens, device=args.device, dtype=args.dtype, threads=args.threads,
-        workers=args.workers, rerank=args.rerank, nbest=args.nbest, nbest_method=args.nbest_method,
-        reverse_model=args.reverse_model,
+        name="translate", model=model, family=args.family, backend=args.backend, beam=args.beam,
+        max_length=args.max_length, batch_tokens=args.batch_tokens, device=args.device, dtype=args.dtype,
+        threads=args.threads, workers=args.workers, quantize=args.quantize, rerank=args.rerank, nbest=args.nbest,
+        nbest_method=args.nbest_method, reverse_model=args.reverse_model,
     )
     if args.rerank is not None:
         from pipeline.backends import backend_for
         from pipeline.rerank import check_spec
 
         check_spec(args.rerank, args.nbest_method, "--rerank")
-        backend_for(model).check_options({"rerank": args.rerank}, f"--model {model}")
+        backend_for(model, args.backend).check_options({"rerank": args.rerank}, f"--model {model}")
     with open_engine(engine) as opened:
         translator = opened.translator(system)
         translator.check_direction(args.src, args.tgt)

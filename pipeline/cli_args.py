@@ -1,6 +1,7 @@
 """The ``mtpipe`` command line's arguments: :func:`build_parser`, one sub-command per stage.
 
 Choices come from the registries that own them: engines (:data:`pipeline.engines.ENGINES`),
+backends (:data:`pipeline.backends.BACKENDS`),
 segmenters (:data:`pipeline.segment.BACKEND_CHOICES`), significance tests
 (:data:`pipeline.significance.METHODS`), devices and dtypes (:mod:`pipeline.config`); whole-number
 options take the same ranges as a job file (:data:`pipeline.config.INT_RANGES`). Nothing here
@@ -14,11 +15,12 @@ import dataclasses
 from typing import Any
 
 from pipeline import __version__
+from pipeline.backends import BACKENDS
 from pipeline.config import DEVICES, INT_RANGES, EngineConfig, JobConfig
 from pipeline.engines import ENGINES
 from pipeline.errors import ConfigError
 from pipeline.formats import EXTENSIONS, FORMATS
-from pipeline.models import DTYPES
+from pipeline.models import DTYPES, QUANTIZE
 
 __all__ = ["build_parser", "engine_config", "with_engine_options"]
 
@@ -99,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="built-in name, local folder or hub id (default: the built-in model of the direction, "
                             "bergamot-en-pt or bergamot-pt-en)")
     model.add_argument("--family", default=None, help="model family, when it cannot be detected (see: models list)")
+    model.add_argument("--backend", choices=sorted(BACKENDS), default=None,
+                       help="what runs the model (default: transformers; ctranslate2 converts it once, "
+                            "docs/ct2.md)")
     model.add_argument("--beam", type=_ranged("beam"), default=1, help="beam size (1 = greedy)")
     model.add_argument("--max-length", type=_ranged("max_length"), default=None,
                        help="maximum output tokens per segment (default: the model's, at most 3 x the input + 10)")
@@ -116,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     hw = tr.add_argument_group("hardware")
     hw.add_argument("--device", choices=DEVICES, default="cpu", help="where the model runs (auto: CUDA if available)")
     hw.add_argument("--dtype", choices=DTYPES, default="float32", help="floating-point type of the weights")
+    hw.add_argument("--quantize", choices=QUANTIZE, default=None,
+                    help="int8 weights (CPU, float32): torch's dynamic quantization, or CTranslate2's int8")
     hw.add_argument("--threads", type=_ranged("threads"), default=None,
                     help="torch threads per worker (default: 1 on CPU)")
     hw.add_argument("--workers", type=_ranged("workers"), default=None,

@@ -74,7 +74,7 @@ def build_comparison(
 
 
 def _settings(system: SystemConfig) -> dict[str, object]:
-    return backend_for(system.model).settings(system)
+    return backend_for(system.model, system.backend).settings(system)
 
 
 def _testset(

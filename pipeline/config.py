@@ -88,6 +88,7 @@ class SystemConfig:
     name: str
     model: str
     family: str | None = None
+    backend: str | None = None  # a pipeline.backends name; None: the one the model names, else transformers
     beam: int = 1
     max_length: int | None = None
     batch_tokens: int = 2048
@@ -167,6 +168,7 @@ _SYSTEM_KEYS = {
     "name": (True, str),
     "model": (True, str),
     "family": (False, str),
+    "backend": (False, str),
     "beam": (False, int),
     "max_length": (False, int),
     "batch_tokens": (False, int),
@@ -340,7 +342,11 @@ def _system(item: Any, index: int, where: str) -> SystemConfig:
     for key in ("beam", "batch_tokens", "max_length", "threads", "workers", "chunk_size", "nbest"):
         if key in item:
             check_int(key, item[key], context)
-    backend_for(item["model"]).check_options(item, context)
+    try:
+        backend = backend_for(item["model"], item.get("backend"))
+    except ConfigError as err:
+        raise ConfigError(f"{context}: {err.message}", hint=err.hint) from err
+    backend.check_options(item, context)
     for key, allowed in (("device", DEVICES), ("dtype", DTYPES), ("quantize", QUANTIZE)):
         if key in item and item[key] not in allowed:
             raise ConfigError(f"{context}: {key} {item[key]!r} is not one of {', '.join(allowed)}")

@@ -47,6 +47,7 @@ class NativeBackend:
 
     name: ClassVar[str] = NATIVE_MODEL
     takes_workers: ClassVar[bool] = False
+    takes_model: ClassVar[bool] = False
 
     def check_options(self, options: Mapping[str, Any], context: str) -> None:
         """Refuse ``workers``: the engine's own threads are all there is.

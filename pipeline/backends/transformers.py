@@ -20,6 +20,7 @@ class TransformersBackend:
 
     name: ClassVar[str] = "transformers"
     takes_workers: ClassVar[bool] = True
+    takes_model: ClassVar[bool] = True
 
     def check_options(self, options: Mapping[str, Any], context: str) -> None:
         """Every system option applies (their values are checked by the config)."""

@@ -15,7 +15,7 @@ def make_translator(system: SystemConfig, **overrides: Any) -> Any:
 
     ``overrides`` replace the system's ``threads`` and ``workers`` (the Ray engine's actors size them).
     """
-    return backend_for(system.model).translator(system, **overrides)
+    return backend_for(system.model, system.backend).translator(system, **overrides)
 
 
 class LocalEngine:

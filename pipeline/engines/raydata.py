@@ -271,7 +271,7 @@ class _GroupTranslator:
     def __init__(self, system: dict[str, Any], threads: int, workers: int, src_lang: str, tgt_lang: str) -> None:
         system = {**system, "tgt_langs": tuple(system.get("tgt_langs", ()))}
         options: dict[str, Any] = {"threads": threads}
-        if backend_for(system["model"]).takes_workers:
+        if backend_for(system["model"], system.get("backend")).takes_workers:
             options["workers"] = workers
         self.translator = make_translator(SystemConfig(**system), **options)
         self.src_lang, self.tgt_lang = src_lang, tgt_lang
