@@ -19,8 +19,8 @@ def test_readme_has_the_two_setup_commands_and_ci_runs_the_test_one() -> None:
     assert len(run) == 1 and len(test) == 1
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert test[0] in ci.splitlines()
-    # The suite runs the ray engine's tests: the test command installs the extra.
-    assert "'.[test,ray]'" in test[0]
+    # The suite runs the ray engine's and the ctranslate2 backend's tests: the test command installs the extras.
+    assert "'.[test,ray,ct2]'" in test[0]
 
 
 def test_torch_is_pinned_before_the_project_install() -> None:
