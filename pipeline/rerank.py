@@ -34,13 +34,62 @@ from pipeline.errors import ConfigError
 from pipeline.scoring import sequence_scores
 
 __all__ = ["FEATURES", "METHODS", "TUNED", "Reranker", "RerankingTranslator", "check_spec", "parse_weights",
-           "quality_estimates", "tuned_weights"]
+           "quality_estimates", "register_feature", "tuned_weights"]
 
 METHODS = ("beam", "sample")
 """How candidates are generated."""
 
-FEATURES = ("forward", "reverse", "mbr", "length")
-"""The features a reranker can weigh."""
+Feature = Callable[["Reranker", Sequence[str], Sequence[Sequence[str]], str, str], list[list[float]]]
+
+FEATURES: dict[str, Feature] = {}
+"""The features a reranker can weigh, by name: each gives every segment's candidates a value (higher: better)."""
+
+
+def register_feature(name: str) -> Callable[[Feature], Feature]:
+    """Add a feature to :data:`FEATURES` (the decorated function gets the reranker, segments, candidates, langs)."""
+
+    def decorate(function: Feature) -> Feature:
+        FEATURES[name] = function
+        return function
+
+    return decorate
+
+
+def _split(values: list[float], candidates: Sequence[Sequence[str]]) -> list[list[float]]:
+    out, position = [], 0
+    for cands in candidates:
+        out.append(values[position : position + len(cands)])
+        position += len(cands)
+    return out
+
+
+@register_feature("forward")
+def _forward(reranker: Reranker, segments: Sequence[str], candidates: Sequence[Sequence[str]], src_lang: str,
+             tgt_lang: str) -> list[list[float]]:
+    sources = [s for s, cands in zip(segments, candidates, strict=True) for _ in cands]
+    flat = [c for cands in candidates for c in cands]
+    return _split(sequence_scores(reranker.forward, src_lang, tgt_lang, sources, flat), candidates)
+
+
+@register_feature("reverse")
+def _reverse(reranker: Reranker, segments: Sequence[str], candidates: Sequence[Sequence[str]], src_lang: str,
+             tgt_lang: str) -> list[list[float]]:
+    sources = [s for s, cands in zip(segments, candidates, strict=True) for _ in cands]
+    flat = [c for cands in candidates for c in cands]
+    return _split(sequence_scores(reranker.reverse, tgt_lang, src_lang, flat, sources), candidates)
+
+
+@register_feature("mbr")
+def _mbr(reranker: Reranker, segments: Sequence[str], candidates: Sequence[Sequence[str]], src_lang: str,
+         tgt_lang: str) -> list[list[float]]:
+    return [_mbr_chrf(cands) for cands in candidates]
+
+
+@register_feature("length")
+def _length(reranker: Reranker, segments: Sequence[str], candidates: Sequence[Sequence[str]], src_lang: str,
+            tgt_lang: str) -> list[list[float]]:
+    return [[-abs(math.log((len(c) + 1) / (len(segment) + 1)) - reranker.length_ratio) for c in cands]
+            for segment, cands in zip(segments, candidates, strict=True)]
 
 
 TUNED = "tuned"
@@ -160,25 +209,9 @@ class Reranker:
     def features(self, segments: Sequence[str], candidates: Sequence[Sequence[str]], src_lang: str,
                  tgt_lang: str) -> list[dict[str, list[float]]]:
         """Each segment's candidates' raw feature values, for the features with a weight."""
-        flat_src = [s for s, cands in zip(segments, candidates, strict=True) for _ in cands]
-        flat = [c for cands in candidates for c in cands]
-        wanted = {name for name, weight in self.weights.items() if weight}
-        columns: dict[str, list[float]] = {}
-        if "forward" in wanted:
-            columns["forward"] = sequence_scores(self.forward, src_lang, tgt_lang, flat_src, flat)
-        if "reverse" in wanted:
-            columns["reverse"] = sequence_scores(self.reverse, tgt_lang, src_lang, flat, flat_src)
-        out: list[dict[str, list[float]]] = []
-        position = 0
-        for segment, cands in zip(segments, candidates, strict=True):
-            row = {name: values[position : position + len(cands)] for name, values in columns.items()}
-            if "mbr" in wanted:
-                row["mbr"] = _mbr_chrf(cands)
-            if "length" in wanted:
-                row["length"] = [-abs(math.log((len(c) + 1) / (len(segment) + 1)) - self.length_ratio) for c in cands]
-            out.append(row)
-            position += len(cands)
-        return out
+        wanted = [name for name in FEATURES if self.weights.get(name)]
+        columns = {name: FEATURES[name](self, segments, candidates, src_lang, tgt_lang) for name in wanted}
+        return [{name: columns[name][n] for name in wanted} for n in range(len(segments))]
 
     def choose(self, features: dict[str, list[float]]) -> int:
         """The index of the candidate with the highest weighted sum of standardised features."""

@@ -159,3 +159,16 @@ def test_a_job_with_rerank_and_quality_estimates(tmp_path: Path, tiny_model: Cal
     (tmp_path / "job.toml").write_text((tmp_path / "job.toml").read_text().replace("qe = true", "qe = false"))
     assert main(["-q", "run", str(tmp_path / "job.toml"), "--no-cache", "--out", str(tmp_path / "out")]) == 0
     assert json.loads((tmp_path / "out" / "c.en-pt.r.meta.json").read_text())["identity"] != meta["identity"]
+
+
+def test_every_registered_feature_scores_every_candidate(tiny_translator: Callable[[str], object]) -> None:
+    from pipeline.rerank import FEATURES
+
+    translator = tiny_translator("nllb")  # many-to-many: its own reverse model
+    reranker = Reranker(translator, dict.fromkeys(FEATURES, 1.0), k=3, reverse=translator)
+    segments = ["The cat sleeps.", "Hello there, friend."]
+    candidates = [["O gato dorme.", "O gato.", "Gato dorme"], ["Olá, amigo."]]
+    features = reranker.features(segments, candidates, "en", "pt")
+    assert [sorted(row) for row in features] == [sorted(FEATURES)] * 2
+    assert [[len(values) for values in row.values()] for row in features] == [[3] * len(FEATURES), [1] * len(FEATURES)]
+    assert all(math.isfinite(v) for row in features for values in row.values() for v in values)
