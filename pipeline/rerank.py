@@ -297,6 +297,8 @@ class RerankingTranslator:
         check_spec(spec, method)
 
     def __getattr__(self, name: str) -> Any:  # info, loaded, generator, check_direction... are the forward model's
+        if name in ("translate_iterable", "translate_groups"):  # they would translate without reranking
+            raise AttributeError(name)
         return getattr(self.forward, name)
 
     @property

@@ -154,6 +154,14 @@ def test_a_job_with_rerank_and_quality_estimates(tmp_path: Path, tiny_model: Cal
     records = [json.loads(line) for line in (tmp_path / "out" / "c.en-pt.r.jsonl").read_text().splitlines()]
     assert [set(r["qe"]) for r in records] == [{"forward", "reverse", "round_trip", "qe"}] * 2
     assert all(0 <= r["qe"]["qe"] <= 1 and r["check"] == (r["qe"]["qe"] < 0.99) for r in records)
+    # The job's translations are the reranker's, not the forward model's plain ones (translate_chunks
+    # must not reach the forward translator's own translate_groups).
+    from pipeline.rerank import RerankingTranslator
+    from pipeline.translate import Translator
+
+    direct = RerankingTranslator(Translator(str(model), max_length=6), "forward+mbr", k=3, reverse_model=str(model))
+    assert [r["translation"] for r in records] == direct.translate(["The cat sleeps.", "Hello there."], "en", "pt")
+    assert not hasattr(direct, "translate_groups") and not hasattr(direct, "translate_iterable")
     meta = json.loads((tmp_path / "out" / "c.en-pt.r.meta.json").read_text())
     # Asking for estimates later changes the task: it runs again rather than keep outputs without them.
     (tmp_path / "job.toml").write_text((tmp_path / "job.toml").read_text().replace("qe = true", "qe = false"))
