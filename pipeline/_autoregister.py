@@ -6,6 +6,12 @@ use. So ``import pipeline`` registers at once only when transformers is
 already imported; otherwise it registers right after transformers' own import,
 through a one-shot import hook. Either way the Auto classes know the
 ``bergamot`` model type before user code can reach them.
+
+The ``mtpipe`` command does not need the hook to register the model classes
+(their module imports transformers' ``PreTrainedModel``, ~2 s): its loaders
+register them before loading a model through the Auto classes, and the default
+translation does not use them at all (:mod:`pipeline.models.bergamot.runner`).
+Within :func:`models_on_demand`, the hook registers the config and the tokenizer only.
 """
 
 from __future__ import annotations
@@ -15,18 +21,37 @@ import importlib.machinery
 import importlib.util
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import ModuleType
 
-__all__ = ["install"]
+__all__ = ["install", "models_on_demand"]
 
 log = logging.getLogger(__name__)
+
+_models_on_import = True
+
+
+@contextmanager
+def models_on_demand() -> Iterator[None]:
+    """Within: an import of transformers registers the Bergamot config and tokenizer, not the model classes.
+
+    For callers that load models only through :class:`pipeline.models.ModelInfo`
+    (which registers the model classes itself), such as the ``mtpipe`` command.
+    """
+    global _models_on_import
+    before, _models_on_import = _models_on_import, False
+    try:
+        yield
+    finally:
+        _models_on_import = before
 
 
 def _register() -> None:
     from pipeline.models.bergamot import register_auto
 
     try:
-        register_auto()
+        register_auto(models=_models_on_import)
     except Exception:  # a broken registration must not break `import transformers` for the user
         log.warning("could not register the Bergamot model with transformers' Auto classes", exc_info=True)
 

@@ -99,9 +99,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(args)
     from tqdm.contrib.logging import logging_redirect_tqdm
 
+    from pipeline._autoregister import models_on_demand
+
     try:
-        # Log lines go through tqdm.write: above the progress bar, never glued onto it.
-        with logging_redirect_tqdm(loggers=[log]):
+        # Log lines go through tqdm.write: above the progress bar, never glued onto it. The
+        # commands load models through pipeline.models, which registers the Bergamot classes itself.
+        with logging_redirect_tqdm(loggers=[log]), models_on_demand():
             return _COMMANDS[args.command](args)
     except PipelineError as err:
         print(f"error: {err}", file=sys.stderr)

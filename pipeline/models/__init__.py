@@ -87,6 +87,9 @@ class ModelInfo:
         import torch
         from transformers import AutoModelForSeq2SeqLM
 
+        from pipeline.models.bergamot import register_auto
+
+        register_auto()  # the model classes (open_model registered only the config and the tokenizer)
         torch_device = resolve_device(device)
         torch_dtype = resolve_dtype(dtype)
         check_quantize(quantize, torch_device, dtype)
@@ -178,7 +181,8 @@ def open_model(name_or_path: str, *, family: str | None = None) -> ModelInfo:
     # ``import pipeline`` registers the bergamot architecture when transformers is imported,
     # but that hook cannot when the first import of transformers is a Bergamot module's own
     # (a circular import): registering here (idempotent) makes loading independent of import order.
-    register_auto()
+    # The model classes wait for load(): their module imports transformers' PreTrainedModel (~2 s).
+    register_auto(models=False)
 
     try:
         config = AutoConfig.from_pretrained(source, trust_remote_code=TRUST_REMOTE_CODE)
