@@ -1,6 +1,6 @@
 """Start-up time of the mtpipe command against a bare ``import torch, transformers``.
 
-Usage: python benchmarks/startup.py [--rounds 7] [--store DIR] [--output FILE]
+Usage: python benchmarks/startup.py [--rounds 7] [--store DIR] [--before DIR] [--output FILE]
 
 Times, each as a fresh child process (wall clock from start to exit), in
 interleaved rounds (every command once per round, in a shuffled order, so that
@@ -14,6 +14,10 @@ a noisy neighbour hits them all):
   loaded and run;
 * ``translate-cached``: the same line again with a cache that already holds it
   (the model's files are still verified and identified, its weights not read).
+
+* with ``--before DIR``, also ``translate-before``: the same line through the
+  ``pipeline`` package of another checkout (e.g. ``git worktree add /tmp/before
+  <commit>``), interleaved with the rest, for a before/after ratio in one run.
 
 ``mtpipe`` is ``python -m pipeline`` run from this checkout. The embedded model
 (``bergamot-en-pt``) is converted into the store (``--store``, default: the
@@ -48,27 +52,32 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds (median of these; at least 5)")
     parser.add_argument("--store", type=Path, default=None,
                         help="model store (default: $MTPIPE_MODEL_STORE or the user's store)")
+    parser.add_argument("--before", type=Path, default=None,
+                        help="another checkout whose translate is timed too (translate-before)")
     parser.add_argument("--output", default="startup.json", help="file name under benchmarks/results/")
     return parser
 
 
-def commands() -> dict[str, tuple[list[str], str | None]]:
-    """Each command's argv and standard input."""
+def commands(before: Path | None = None) -> dict[str, tuple[list[str], str | None, Path]]:
+    """Each command's argv, standard input and working folder."""
     mtpipe = [sys.executable, "-m", "pipeline"]
     translate = [*mtpipe, "-q", "translate", "--src", "en", "--tgt", "pt-BR"]
-    return {
-        "bare": ([sys.executable, "-c", "import torch, transformers"], None),
-        "help": ([*mtpipe, "--help"], None),
-        "models-list": ([*mtpipe, "models", "list"], None),
-        "translate": (translate, LINE),
-        "translate-cached": (translate, LINE),
+    found = {
+        "bare": ([sys.executable, "-c", "import torch, transformers"], None, ROOT),
+        "help": ([*mtpipe, "--help"], None, ROOT),
+        "models-list": ([*mtpipe, "models", "list"], None, ROOT),
+        "translate": (translate, LINE, ROOT),
+        "translate-cached": (translate, LINE, ROOT),
     }
+    if before is not None:
+        found["translate-before"] = (translate, LINE, before.resolve())
+    return found
 
 
-def timed(argv: list[str], stdin: str | None, env: dict[str, str]) -> tuple[float, str]:
+def timed(argv: list[str], stdin: str | None, env: dict[str, str], cwd: Path = ROOT) -> tuple[float, str]:
     """Wall seconds of one child process, from start to exit; its standard output."""
     start = time.perf_counter()
-    proc = subprocess.run(argv, input=stdin, capture_output=True, text=True, env=env, cwd=ROOT, check=False)
+    proc = subprocess.run(argv, input=stdin, capture_output=True, text=True, env=env, cwd=cwd, check=False)
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(f"{argv} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
@@ -88,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         # Converts the model when the store lacks it, and puts the line in the cache of the cached runs.
         _, first = timed(commands()["translate"][0], LINE, {**env, "MTPIPE_CACHE": str(warm)})
         print(f"translation: {first.strip()!r}")
-        cmds = commands()
+        cmds = commands(args.before)
         seconds: dict[str, list[float]] = {name: [] for name in cmds}
         order = list(cmds)
         shuffle = random.Random(15)
@@ -96,12 +105,12 @@ def main(argv: list[str] | None = None) -> int:
             shuffle.shuffle(order)
             for name in order:
                 run_env = dict(env)
-                if name == "translate":
-                    run_env["MTPIPE_CACHE"] = str(tmp_path / f"empty-{round_no}.sqlite3")
+                if name in ("translate", "translate-before"):
+                    run_env["MTPIPE_CACHE"] = str(tmp_path / f"{name}-{round_no}.sqlite3")
                 elif name == "translate-cached":
                     run_env["MTPIPE_CACHE"] = str(warm)
-                cmd, stdin = cmds[name]
-                elapsed, out = timed(cmd, stdin, run_env)
+                cmd, stdin, cwd = cmds[name]
+                elapsed, out = timed(cmd, stdin, run_env, cwd)
                 if name.startswith("translate") and out != first:
                     raise RuntimeError(f"{name}: {out!r} differs from the first run's {first!r}")
                 seconds[name].append(elapsed)
@@ -114,11 +123,14 @@ def main(argv: list[str] | None = None) -> int:
     over = medians["translate"] - bare
     verdict = "met" if over <= TARGET_SECONDS else "NOT met"
     print(f"translate - bare = {over:+.2f} s (target <= {TARGET_SECONDS} s): {verdict}")
+    if "translate-before" in medians:
+        print(f"translate-before / translate = {medians['translate-before'] / medians['translate']:.2f}")
     path = write_json(args.output, {
         "benchmark": "startup",
         "argv": sys.argv[1:] if argv is None else argv,
         "machine": machine(),
         "rounds": args.rounds,
+        "before": str(args.before) if args.before else None,
         "seconds": seconds,
         "median_seconds": {name: round(value, 3) for name, value in medians.items()},
         "translate_minus_bare": round(over, 3),
