@@ -22,8 +22,8 @@ a noisy neighbour hits them all):
 ``mtpipe`` is ``python -m pipeline`` run from this checkout. The embedded model
 (``bergamot-en-pt``) is converted into the store (``--store``, default: the
 user's model store) before the first round, so no run converts it. Prints each
-command's median and its difference and ratio to ``bare`` (target:
-``translate`` - ``bare`` <= 1.5 s) and writes JSON to
+command's median and its difference and ratio to ``bare``, and the median of the
+per-round differences (target: ``translate`` - ``bare`` <= 1.5 s by both) and writes JSON to
 benchmarks/results/startup.json (gitignored).
 """
 
@@ -120,11 +120,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nmedians of {args.rounds} interleaved rounds (seconds; difference and ratio to bare):")
     for name, value in medians.items():
         print(f"  {name:17} {value:6.2f}  {value - bare:+6.2f}  x{value / bare:.2f}")
+    # Paired within each round too: a neighbour's load changes from round to round, less within one.
+    paired = {name: statistics.median(value - base for value, base in zip(values, seconds["bare"], strict=True))
+              for name, values in seconds.items()}
+    print("medians of the per-round differences to bare: "
+          + "  ".join(f"{name} {value:+.2f}" for name, value in paired.items() if name != "bare"))
     over = medians["translate"] - bare
-    verdict = "met" if over <= TARGET_SECONDS else "NOT met"
-    print(f"translate - bare = {over:+.2f} s (target <= {TARGET_SECONDS} s): {verdict}")
+    verdict = "met" if max(over, paired["translate"]) <= TARGET_SECONDS else "NOT met"
+    print(f"translate - bare = {over:+.2f} s (medians), {paired['translate']:+.2f} s (per round) "
+          f"(target <= {TARGET_SECONDS} s): {verdict}")
     if "translate-before" in medians:
-        print(f"translate-before / translate = {medians['translate-before'] / medians['translate']:.2f}")
+        ratios = [b / a for a, b in zip(seconds["translate"], seconds["translate-before"], strict=True)]
+        print(f"translate-before / translate = {medians['translate-before'] / medians['translate']:.2f} (medians), "
+              f"{statistics.median(ratios):.2f} (per round)")
     path = write_json(args.output, {
         "benchmark": "startup",
         "argv": sys.argv[1:] if argv is None else argv,
@@ -134,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": seconds,
         "median_seconds": {name: round(value, 3) for name, value in medians.items()},
         "translate_minus_bare": round(over, 3),
-        "target_met": over <= TARGET_SECONDS,
+        "per_round_minus_bare": {name: round(value, 3) for name, value in paired.items()},
+        "target_met": max(over, paired["translate"]) <= TARGET_SECONDS,
     })
     print(f"wrote {path}", file=sys.stderr)
     return 0
