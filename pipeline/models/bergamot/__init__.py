@@ -3,7 +3,8 @@
 Importing this package is cheap: it provides the ``bergamot`` family and the
 built-in names ``bergamot-en-pt`` / ``bergamot-pt-en`` (converted on first use,
 see :mod:`pipeline.models.bergamot.store`). torch and transformers are only
-imported by :func:`register_auto` and by the conversion itself.
+imported by :func:`register_auto`, by the conversion itself and by the torch-only
+greedy model that translates by default (:mod:`pipeline.models.bergamot.runner`).
 """
 
 from __future__ import annotations
