@@ -2,10 +2,19 @@
 
 Registering with transformers' Auto classes needs transformers and torch
 (about 4 s to import), which ``mtpipe segment`` or ``mtpipe evaluate`` never
-use. So ``import pipeline`` registers at once only when transformers is
-already imported; otherwise it registers right after transformers' own import,
-through a one-shot import hook. Either way the Auto classes know the
-``bergamot`` model type before user code can reach them.
+use. So ``import pipeline`` registers at once only when the Auto classes'
+package (``transformers.models.auto``) is already imported; otherwise it
+registers right after that package's own import, through a one-shot import
+hook. Either way the Auto classes know the ``bergamot`` model type before user
+code can reach them, and a process that never touches them (a one-line
+``mtpipe translate`` with a built-in model) does not pay for their index of
+every architecture (``transformers.models``, ~0.3 s).
+
+The ``mtpipe`` command does not need the hook to register the model classes
+(their module imports transformers' ``PreTrainedModel``, ~2 s): its loaders
+register them before loading a model through the Auto classes, and the default
+translation does not use them at all (:mod:`pipeline.models.bergamot.runner`).
+Within :func:`models_on_demand`, the hook registers the config and the tokenizer only.
 """
 
 from __future__ import annotations
@@ -15,27 +24,50 @@ import importlib.machinery
 import importlib.util
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import ModuleType
 
-__all__ = ["install"]
+__all__ = ["install", "models_on_demand"]
 
 log = logging.getLogger(__name__)
+
+_models_on_import = True
+
+
+@contextmanager
+def models_on_demand() -> Iterator[None]:
+    """Within: the hook registers the Bergamot config and tokenizer, not the model classes.
+
+    For callers that load models only through :class:`pipeline.models.ModelInfo`
+    (which registers the model classes itself), such as the ``mtpipe`` command.
+    """
+    global _models_on_import
+    before, _models_on_import = _models_on_import, False
+    try:
+        yield
+    finally:
+        _models_on_import = before
 
 
 def _register() -> None:
     from pipeline.models.bergamot import register_auto
 
     try:
-        register_auto()
-    except Exception:  # a broken registration must not break `import transformers` for the user
+        register_auto(models=_models_on_import)
+    except Exception:  # a broken registration must not break the user's import of transformers
         log.warning("could not register the Bergamot model with transformers' Auto classes", exc_info=True)
 
 
+# The package whose import the hook waits for: the Auto classes live in it.
+_TARGET = "transformers.models.auto"
+
+
 class _AfterTransformersImport(importlib.abc.MetaPathFinder):
-    """Finds ``transformers`` like the other finders do, then registers once its module has run."""
+    """Finds :data:`_TARGET` like the other finders do, then registers once its module has run."""
 
     def find_spec(self, name: str, path, target=None):  # noqa: ANN001 - the finder protocol
-        if name != "transformers":
+        if name != _TARGET:
             return None
         sys.meta_path.remove(self)  # one shot; also keeps the lookup below from finding us
         spec = importlib.util.find_spec(name)
@@ -52,8 +84,8 @@ class _AfterTransformersImport(importlib.abc.MetaPathFinder):
 
 
 def install() -> None:
-    """Register now if transformers is loaded, else right after it is imported (idempotent)."""
-    if "transformers" in sys.modules:
+    """Register now if transformers' Auto classes are loaded, else right after they are imported (idempotent)."""
+    if _TARGET in sys.modules:
         _register()
     elif not any(isinstance(finder, _AfterTransformersImport) for finder in sys.meta_path):
         sys.meta_path.insert(0, _AfterTransformersImport())

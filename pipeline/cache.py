@@ -3,8 +3,8 @@
 A translation depends on the model's files, the decoding settings and the
 source text in its direction; the cache key is a hash of all of them, so a
 changed model or setting never reuses a stale line. The model's identity is a
-hash of its files (memoised by path, size and modification time, in process
-and in the database, so that a large checkpoint is hashed once), or for a
+hash of its files (memoised by path, size and modification time in process;
+a model folder's verified manifest supplies its files' hashes), or for a
 Hugging Face hub model the commit of its snapshot.
 
 The database lives at ``$MTPIPE_CACHE``, or by default in the user cache
@@ -27,6 +27,7 @@ from time import perf_counter
 from typing import Any
 
 from pipeline.errors import ModelError, PipelineError
+from pipeline.models.manifest import VERIFIED, known_sha256
 from pipeline.textio import ensure_dir
 
 __all__ = ["CACHE_ENV", "ChunkStats", "TranslationCache", "default_cache_path", "model_identity", "settings_key",
@@ -50,7 +51,14 @@ def default_cache_path() -> Path:
 
 
 def file_sha256(path: Path) -> str:
-    """The sha256 of a file, memoised by its path, size and modification time."""
+    """The sha256 of a file, memoised by its path, size and modification time.
+
+    A file of a model folder that :func:`pipeline.models.manifest.verify_folder` has just
+    verified is not read again: its hash is the manifest's.
+    """
+    known = known_sha256(path)
+    if known is not None:
+        return known
     stat = path.stat()
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
     if key not in _FILE_HASHES:
@@ -84,7 +92,8 @@ def model_identity(translator: Any) -> str:
         # name, not the source: offline, a hub model is loaded from that folder (pipeline.models).
         return f"{info.name}@{folder.name}"
     digest = hashlib.sha256()
-    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+    # The manifest's record of verified files (and its temporary file) is not part of the model.
+    for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(VERIFIED)):
         digest.update(f"{path.name}\0{file_sha256(path)}\n".encode())
     return f"{translator.name}@{digest.hexdigest()}"
 

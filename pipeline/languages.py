@@ -9,7 +9,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import langcodes
 
@@ -52,7 +52,6 @@ class Language:
         alpha3: the ISO 639-3/T code (``por``, ``zho``).
         script: the explicit or most likely script (``Latn``, ``Hans``).
         region: the explicit region, or ``None`` (``BR`` for ``pt-BR``).
-        name: an English display name (``Portuguese (Brazil)``).
     """
 
     tag: str
@@ -60,7 +59,15 @@ class Language:
     alpha3: str
     script: str
     region: str | None
-    name: str
+
+    @cached_property
+    def name(self) -> str:
+        """An English display name (``Portuguese (Brazil)``).
+
+        Made on first use: langcodes' table of names takes ~50 ms to import, and most
+        commands (a one-line translation) never show a name.
+        """
+        return langcodes.Language.get(self.tag).display_name()
 
     @property
     def base_name(self) -> str:
@@ -109,7 +116,6 @@ def parse_language(code: str) -> Language:
         alpha3=alpha3,
         script=parsed.script or maximal.script or "Zyyy",
         region=parsed.territory,
-        name=parsed.display_name(),
     )
 
 

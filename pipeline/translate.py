@@ -200,7 +200,7 @@ class Translator:
             chunk = self._prepare(group, direction, offset, src_lang)
             offset += len(group)
             # Loaded here, on the calling thread, not by several workers at once.
-            yield chunk, (self.loaded.model if chunk.batches else None)
+            yield chunk, (self.generator.runner if chunk.batches else None)
 
     def _prepare(self, chunk: list[str], direction: Direction, offset: int, src_lang: str) -> Chunk:
         # Tokenize a chunk, split what is too long, and cut it into batches (calling thread only).

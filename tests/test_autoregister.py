@@ -33,6 +33,7 @@ print(tokenizer.batch_decode(model.generate(**batch), skip_special_tokens=True)[
     [
         pytest.param("import pipeline\n", id="pipeline-then-transformers"),
         pytest.param("import transformers\nimport pipeline\n", id="transformers-then-pipeline"),
+        pytest.param("from transformers import AutoConfig\nimport pipeline\n", id="auto-classes-then-pipeline"),
     ],
 )
 def test_auto_classes_load_the_folder_after_import_pipeline(folder: Path, prelude: str) -> None:
@@ -50,3 +51,18 @@ def test_import_pipeline_stays_light() -> None:
     code = "import sys, pipeline; print('torch' in sys.modules, 'transformers' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.split() == ["False", "False"]
+
+
+def test_transformers_alone_does_not_load_the_auto_classes_index() -> None:
+    # The hook waits for transformers.models.auto: `import transformers` and the classes a Bergamot
+    # folder is read with stay cheap; the Auto classes still know the bergamot type once imported.
+    code = (
+        "import sys, pipeline, transformers\n"
+        "from transformers import PreTrainedConfig, TokenizersBackend\n"
+        "print('transformers.models' in sys.modules)\n"
+        "from transformers import AutoConfig\n"
+        "from transformers.models.auto.configuration_auto import CONFIG_MAPPING\n"
+        "print('bergamot' in CONFIG_MAPPING)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.split() == ["False", "True"]

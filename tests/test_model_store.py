@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
 from pathlib import Path
 
@@ -198,3 +199,86 @@ def test_a_file_changed_just_now_is_hashed_every_time(store: Path, monkeypatch: 
     ensure_model("en-pt")
     ensure_model("en-pt")  # the copy's files are seconds old: not trusted from the cache yet
     assert hashed.count("model.safetensors") == 2
+
+
+def _new_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    # What a new process starts with: nothing verified in memory.
+    monkeypatch.setattr(manifest_module, "_verified", {})
+    monkeypatch.setattr(manifest_module, "_digests", {})
+
+
+def _hash_counter(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    hashed: list[str] = []
+    real = manifest_module.sha256_file
+    monkeypatch.setattr(manifest_module, "sha256_file", lambda path: hashed.append(path.name) or real(path))
+    return hashed
+
+
+def test_a_later_process_trusts_the_record_of_unchanged_files(store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(manifest_module, "_SETTLED_NS", -10**18)  # files just written count as settled
+    hashed = _hash_counter(monkeypatch)
+    folder = store / "bergamot-en-pt"
+    ensure_model("en-pt")
+    listed = set(json.loads((folder / MANIFEST).read_text(encoding="utf-8"))["files"])
+    assert set(hashed) == listed
+    recorded = json.loads((folder / manifest_module.VERIFIED).read_text(encoding="utf-8"))
+    assert set(recorded["files"]) == listed
+
+    _new_process(monkeypatch)
+    hashed.clear()
+    ensure_model("en-pt")
+    assert hashed == []  # every file as recorded: none read
+
+    _new_process(monkeypatch)
+    weights = folder / "model.safetensors"
+    _flip_a_byte(weights)  # same size; a write changes the ctime, whatever the mtime says
+    stat = weights.stat()
+    os.utime(weights, ns=(stat.st_atime_ns, int(recorded["files"]["model.safetensors"][1])))
+    with pytest.raises(ModelError, match="model file is corrupted: .*model.safetensors"):
+        ensure_model("en-pt")
+    assert hashed == ["model.safetensors"]
+
+
+def test_the_record_of_another_manifest_is_ignored(store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(manifest_module, "_SETTLED_NS", -10**18)
+    folder = store / "bergamot-en-pt"
+    ensure_model("en-pt")
+    record = folder / manifest_module.VERIFIED
+    data = json.loads(record.read_text(encoding="utf-8"))
+    data["manifest_sha256"] = "0" * 64
+    record.write_text(json.dumps(data), encoding="utf-8")
+    _new_process(monkeypatch)
+    hashed = _hash_counter(monkeypatch)
+    ensure_model("en-pt")
+    assert "model.safetensors" in hashed
+
+
+def test_a_damaged_record_only_costs_a_hash(store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = store / "bergamot-en-pt"
+    (folder / manifest_module.VERIFIED).write_text("{not json", encoding="utf-8")
+    hashed = _hash_counter(monkeypatch)
+    assert ensure_model("en-pt") == folder
+    assert "model.safetensors" in hashed
+
+
+def test_the_model_identity_takes_the_verified_hashes_and_ignores_the_record(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline.cache import model_identity
+    from pipeline.translate import Translator
+
+    monkeypatch.setattr(manifest_module, "_SETTLED_NS", -10**18)
+    translator = Translator("bergamot-en-pt")
+    translator.check_direction("en", "pt-BR")  # verifies the folder
+    folder = store / "bergamot-en-pt"
+    assert (folder / manifest_module.VERIFIED).exists()
+    read: list[str] = []
+    real_open = Path.open
+    monkeypatch.setattr(Path, "open", lambda self, *a, **k: read.append(self.name) or real_open(self, *a, **k))
+    identity = model_identity(translator)
+    assert "model.safetensors" not in read  # its hash comes from the manifest just verified
+    # The same identity as hashing every file of the model (the record left out) gives.
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.iterdir() if p.is_file() and p.name != manifest_module.VERIFIED):
+        digest.update(f"{path.name}\0{hashlib.sha256(path.read_bytes()).hexdigest()}\n".encode())
+    assert identity == f"bergamot-en-pt@{digest.hexdigest()}"

@@ -362,3 +362,22 @@ def test_hub_ids_follow_hf_home_and_offline_mode(tiny_model, tmp_path: Path) -> 
         f"(HF_HOME={home}, cache {home / 'hub'}) and the hub cannot be reached (HF_HUB_OFFLINE is set)"
     )
     assert "hf download Helsinki-NLP/opus-mt-en-de" in result["hint"] and "unset HF_HUB_OFFLINE" in result["hint"]
+
+
+def test_a_bergamot_folder_is_read_by_its_own_classes_as_the_auto_classes_read_it() -> None:
+    # open_model skips the Auto classes for Bergamot folders (start-up time): same config, same tokenizer.
+    from transformers import AutoConfig, AutoTokenizer
+
+    from pipeline.models.bergamot import ensure_model, register_auto
+
+    folder = ensure_model("en-pt")
+    register_auto(models=False)
+    info = open_model("bergamot-en-pt")
+    auto_config, auto_tokenizer = AutoConfig.from_pretrained(folder), AutoTokenizer.from_pretrained(folder)
+    assert type(info.config) is type(auto_config)
+    assert info.config.to_dict() == auto_config.to_dict()
+    assert type(info.tokenizer) is type(auto_tokenizer)
+    texts = ["Hello world.", "Hello </s> world <unk>", "😀 Привет 你好", ""]
+    assert info.tokenizer(texts)["input_ids"] == auto_tokenizer(texts)["input_ids"]
+    assert info.tokenizer.all_special_ids == auto_tokenizer.all_special_ids
+    assert info.tokenizer.model_max_length == auto_tokenizer.model_max_length

@@ -420,7 +420,8 @@ def test_the_models_own_length_limit_is_reported(embedded: Translator, monkeypat
         full = embedded.translate(sentences, "en", "pt")
     assert caplog.messages == []  # Marian's 2.5 x the source stops no real sentence
     # A factor of 0.5 forces </s> halfway through every translation.
-    monkeypatch.setattr(embedded.loaded.model.config, "max_length_factor", 0.5)
+    # On the model that translates: by default the torch-only greedy model (pipeline.models.bergamot.runner).
+    monkeypatch.setattr(embedded.generator.runner.config, "max_length_factor", 0.5)
     with caplog.at_level(logging.WARNING, logger="pipeline"):
         cut = embedded.translate(sentences[:3], "en", "pt")
     assert all(len(short) < len(whole) for short, whole in zip(cut, full[:3], strict=True))

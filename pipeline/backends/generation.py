@@ -15,6 +15,7 @@ import math
 from typing import Any
 
 from pipeline.batching import Item, numbers
+from pipeline.errors import ModelError
 from pipeline.models import LoadedModel, ModelInfo
 from pipeline.models.base import Direction
 
@@ -52,24 +53,66 @@ class Seq2SeqGenerator:
         self.max_length = max_length
         self._load = load
         self._loaded: LoadedModel | None = None
+        self._runner: Any = None
         self._configured_max_length: int | None = None
 
     @property
     def loaded(self) -> LoadedModel:
-        """The loaded model (its weights are read on first use)."""
+        """The loaded transformers model (its weights are read on first use)."""
         if self._loaded is None:
             loaded = self.info.load(**self._load)
-            generation = loaded.model.generation_config
-            # Each segment gets its own limit (see generate): the config's
-            # max_length is kept as the default one, and removed so that generate()
-            # does not warn that max_new_tokens overrides it; forced_eos_token_id
-            # (Marian, mBART) would put </s> at the batch's limit, hiding a cut and
-            # making a segment's output depend on its batch.
-            self._configured_max_length = generation.max_length
-            generation.max_length = None
-            generation.forced_eos_token_id = None
+            self._own_limits(loaded.model.generation_config)
             self._loaded = loaded
         return self._loaded
+
+    @property
+    def runner(self) -> Any:
+        """What :meth:`generate` runs: a family's lighter greedy model when it has one for these settings, else
+        the transformers model (:attr:`loaded`). Read on first use.
+
+        A family's ``greedy_model`` gives the same tokens without importing transformers'
+        ``PreTrainedModel`` (~2 s of a one-line ``mtpipe translate``; docs/speed.md).
+        """
+        if self._runner is None:
+            light = getattr(self.info.family, "greedy_model", None)
+            model = None
+            if light is not None and self._loaded is None:
+                model = self._greedy_model(light)
+            if model is None:
+                model = self.loaded.model
+            else:
+                self._own_limits(model.generation_config)
+            self._runner = model
+        return self._runner
+
+    def _greedy_model(self, light: Any) -> Any:
+        from pipeline.models import resolve_device
+
+        options = self._load
+        try:
+            model = light(self.info, beam=self.beam, device=resolve_device(options["device"]),
+                          dtype=options["dtype"], quantize=options["quantize"])
+        except Exception as err:  # safetensors, torch or a missing key: named as ModelInfo.load names it
+            raise ModelError(
+                f"cannot load the weights of model {self.info.name!r} from {self.info.path}: {err}",
+                hint="the file may be incomplete or corrupted: download or convert the model again",
+            ) from err
+        if model is not None and options["threads"] is not None:
+            import torch
+
+            torch.set_num_threads(options["threads"])
+        return model
+
+    def _own_limits(self, generation: Any) -> None:
+        # Each segment gets its own limit (see generate): the config's
+        # max_length is kept as the default one, and removed so that generate()
+        # does not warn that max_new_tokens overrides it; forced_eos_token_id
+        # (Marian, mBART) would put </s> at the batch's limit, hiding a cut and
+        # making a segment's output depend on its batch.
+        if self._configured_max_length is None:
+            self._configured_max_length = generation.max_length
+        generation.max_length = None
+        generation.forced_eos_token_id = None
 
     @property
     def max_source_tokens(self) -> int:
@@ -88,12 +131,12 @@ class Seq2SeqGenerator:
     def encode(self, texts: list[str]) -> list[list[int]]:
         """Token ids of each text, special tokens included (calling thread only: the tokenizer is not shared)."""
         # verbose=False: no "longer than the maximum sequence length" notice; long segments are split.
-        return self.loaded.tokenizer(texts, verbose=False)["input_ids"]
+        return self.info.tokenizer(texts, verbose=False)["input_ids"]
 
     def set_direction(self, direction: Direction) -> None:
         """Set the tokenizer's attributes for a direction (NLLB's ``src_lang``...) before encoding."""
         for attr, value in direction.tokenizer_attrs.items():
-            setattr(self.loaded.tokenizer, attr, value)
+            setattr(self.info.tokenizer, attr, value)
 
     def generate(self, batch: list[Item], direction: Direction, model: Any) -> list[list[int]]:
         """The model's output ids for a batch. Torch only (no tokenizer): runs in worker threads."""
@@ -128,10 +171,10 @@ class Seq2SeqGenerator:
         (``</s>`` forced by the model at its own limit, which Bergamot models set to
         ``max_length_factor`` x the source tokens, as Marian does).
         """
-        loaded = self.loaded
-        factor = getattr(loaded.model.config, "max_length_factor", None) or 0
-        tokenizer = loaded.tokenizer
-        eos = loaded.model.generation_config.eos_token_id
+        model = self.runner
+        factor = getattr(model.config, "max_length_factor", None) or 0
+        tokenizer = self.info.tokenizer
+        eos = model.generation_config.eos_token_id
         eos_ids = set(eos if isinstance(eos, list) else [eos])
         # M2M100Tokenizer (transformers 5) does not count its language tokens as
         # special, so decode() would keep the forced "__pt__": drop it here.
@@ -177,12 +220,12 @@ class Seq2SeqGenerator:
             logger.warning(
                 "%d segments stopped at the model's own length limit (%g x their source tokens) "
                 "and may be cut short: %s",
-                len(cut["factor"]), self.loaded.model.config.max_length_factor, numbers(sorted(cut["factor"])),
+                len(cut["factor"]), self.runner.config.max_length_factor, numbers(sorted(cut["factor"])),
             )
 
     def warn_unknown(self, todo: list[int], encoded: list[list[int]], offset: int, total: int) -> None:
         """Warn about segments that are mostly ``<unk>`` pieces for this model (numbered from ``offset + 1``)."""
-        tokenizer = self.loaded.tokenizer
+        tokenizer = self.info.tokenizer
         unk, special = tokenizer.unk_token_id, set(tokenizer.all_special_ids) - {tokenizer.unk_token_id}
         if unk is None:
             return

@@ -3,7 +3,8 @@
 Importing this package is cheap: it provides the ``bergamot`` family and the
 built-in names ``bergamot-en-pt`` / ``bergamot-pt-en`` (converted on first use,
 see :mod:`pipeline.models.bergamot.store`). torch and transformers are only
-imported by :func:`register_auto` and by the conversion itself.
+imported by :func:`register_auto`, by the conversion itself and by the torch-only
+greedy model that translates by default (:mod:`pipeline.models.bergamot.runner`).
 """
 
 from __future__ import annotations
@@ -30,29 +31,39 @@ __all__ = [
     "register_auto",
 ]
 
-_registered = False
+# What register_auto has registered: "config" (config and tokenizer), "models".
+_registered: set[str] = set()
 
 
-def register_auto() -> None:
+def register_auto(*, models: bool = True) -> None:
     """Register the Bergamot config, model and tokenizer with transformers' Auto classes (idempotent).
 
     Afterwards ``AutoConfig``, ``AutoModelForSeq2SeqLM`` and ``AutoTokenizer``
     ``.from_pretrained(folder)`` load a converted folder.
+
+    Args:
+        models: also the model classes. Their module needs transformers'
+            ``PreTrainedModel``, whose import takes ~2 s; the config and the
+            tokenizer need neither, so ``models=False`` registers only them.
     """
-    global _registered
-    if _registered:
-        return
-    from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM, AutoTokenizer
+    if "config" not in _registered:
+        from transformers import AutoConfig, AutoTokenizer
 
-    from pipeline.models.bergamot.configuration import BergamotConfig
-    from pipeline.models.bergamot.modeling import BergamotForConditionalGeneration, BergamotModel
-    from pipeline.models.bergamot.tokenization import BergamotTokenizer
+        from pipeline.models.bergamot.configuration import BergamotConfig
+        from pipeline.models.bergamot.tokenization import BergamotTokenizer
 
-    AutoConfig.register(BergamotConfig.model_type, BergamotConfig, exist_ok=True)
-    AutoModel.register(BergamotConfig, BergamotModel, exist_ok=True)
-    AutoModelForSeq2SeqLM.register(BergamotConfig, BergamotForConditionalGeneration, exist_ok=True)
-    AutoTokenizer.register(BergamotConfig, tokenizer_class=BergamotTokenizer, exist_ok=True)
-    _registered = True
+        AutoConfig.register(BergamotConfig.model_type, BergamotConfig, exist_ok=True)
+        AutoTokenizer.register(BergamotConfig, tokenizer_class=BergamotTokenizer, exist_ok=True)
+        _registered.add("config")
+    if models and "models" not in _registered:
+        from transformers import AutoModel, AutoModelForSeq2SeqLM
+
+        from pipeline.models.bergamot.configuration import BergamotConfig
+        from pipeline.models.bergamot.modeling import BergamotForConditionalGeneration, BergamotModel
+
+        AutoModel.register(BergamotConfig, BergamotModel, exist_ok=True)
+        AutoModelForSeq2SeqLM.register(BergamotConfig, BergamotForConditionalGeneration, exist_ok=True)
+        _registered.add("models")
 
 
 def builtin_models() -> dict[str, Callable[[], str]]:

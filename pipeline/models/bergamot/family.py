@@ -35,6 +35,15 @@ class BergamotFamily:
     # the Translator splits them the same way.
     max_source_tokens: ClassVar[int] = 128
 
+    def greedy_model(self, info: Any, *, beam: int, device: str, dtype: str, quantize: str | None) -> Any:
+        """The model as :mod:`pipeline.models.bergamot.runner` loads it for plain greedy search, or ``None``.
+
+        Same tokens as the transformers model, without importing transformers' ``PreTrainedModel``.
+        """
+        from pipeline.models.bergamot.runner import load_greedy
+
+        return load_greedy(info.path, info.config, beam=beam, device=device, dtype=dtype, quantize=quantize)
+
     def matches(self, config: Any, tokenizer: Any) -> bool:
         """True for configs with ``model_type == "bergamot"``."""
         return getattr(config, "model_type", None) == "bergamot"

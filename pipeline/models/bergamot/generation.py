@@ -7,7 +7,16 @@ import math
 import torch
 from transformers import LogitsProcessor
 
-__all__ = ["SourceLengthLimit", "length_limits"]
+__all__ = ["FAST_CONFIG_KEYS", "FAST_KWARGS", "SourceLengthLimit", "length_limits"]
+
+# generate() arguments the lean greedy loop understands; anything else goes to transformers.
+FAST_KWARGS = frozenset({"input_ids", "attention_mask", "num_beams", "do_sample", "max_new_tokens", "use_cache"})
+# Generation-config fields that may differ from transformers' defaults without changing greedy search.
+FAST_CONFIG_KEYS = frozenset({
+    "num_beams", "length_penalty", "early_stopping", "suppress_tokens", "pad_token_id", "eos_token_id",
+    "bos_token_id", "decoder_start_token_id", "max_length", "forced_eos_token_id", "use_cache",
+    "transformers_version", "_from_model_config",
+})
 
 
 def length_limits(attention_mask: torch.Tensor, factor: float) -> torch.Tensor:

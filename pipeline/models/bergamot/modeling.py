@@ -20,7 +20,7 @@ from transformers.utils import ModelOutput
 
 from pipeline.models.bergamot.cache import BergamotCache
 from pipeline.models.bergamot.configuration import BergamotConfig
-from pipeline.models.bergamot.generation import SourceLengthLimit, length_limits
+from pipeline.models.bergamot.generation import FAST_CONFIG_KEYS, FAST_KWARGS, SourceLengthLimit, length_limits
 from pipeline.models.bergamot.greedy import greedy_decode
 from pipeline.models.bergamot.shortlist_layer import shortlist_blocked, shortlist_columns
 from pipeline.models.bergamot.stacks import BergamotDecoder, BergamotEncoder, BergamotEncoderOutput
@@ -105,16 +105,6 @@ class BergamotModel(BergamotPreTrainedModel):
             encoder_attentions=encoder_outputs.attentions,
             shortlist=encoder_outputs.shortlist,
         )
-
-
-# generate() arguments the lean greedy loop understands; anything else goes to transformers.
-_FAST_KWARGS = frozenset({"input_ids", "attention_mask", "num_beams", "do_sample", "max_new_tokens", "use_cache"})
-# Generation-config fields that may differ from transformers' defaults without changing greedy search.
-_FAST_CONFIG_KEYS = frozenset({
-    "num_beams", "length_penalty", "early_stopping", "suppress_tokens", "pad_token_id", "eos_token_id",
-    "bos_token_id", "decoder_start_token_id", "max_length", "forced_eos_token_id", "use_cache",
-    "transformers_version", "_from_model_config",
-})
 
 
 class BergamotForConditionalGeneration(BergamotPreTrainedModel, GenerationMixin):
@@ -260,12 +250,12 @@ class BergamotForConditionalGeneration(BergamotPreTrainedModel, GenerationMixin)
         # would add to it (processors, streamers, scores, other decoding settings).
         if not self.fast_greedy or input_ids is None or generation_config is not None or logits_processor:
             return False
-        if not kwargs.keys() <= _FAST_KWARGS or kwargs.get("num_beams", 1) != 1 or kwargs.get("do_sample", False):
+        if not kwargs.keys() <= FAST_KWARGS or kwargs.get("num_beams", 1) != 1 or kwargs.get("do_sample", False):
             return False
         if kwargs.get("use_cache") is False or input_ids.dim() != 2 or input_ids.shape[0] == 0:
             return False
         config = self.generation_config
-        if not config.to_diff_dict().keys() <= _FAST_CONFIG_KEYS:
+        if not config.to_diff_dict().keys() <= FAST_CONFIG_KEYS:
             return False
         if config.num_beams not in (None, 1) or config.forced_eos_token_id is not None:
             return False
