@@ -56,6 +56,7 @@ def build_comparison(
             model=s.model,
             settings=_settings(s),
             error=job.system_errors.get(s.name),
+            qe_threshold=s.qe_threshold if s.qe else None,
         )
         for s in config.systems
     ]
@@ -111,9 +112,17 @@ def _testset(
         for system, hyps in hypotheses.items()
         if len(hyps) == len(sources)
     }
+    # Each system's quality estimates per segment, as its .jsonl holds them. A document scored by
+    # paragraph shows paragraphs, which have no estimate of their own: none is shown there.
+    quality = {
+        t.system: list(t.quality)
+        for t in tasks
+        if t.error is None and t.quality is not None and len(t.quality) == len(sources)
+    }
     speed = {t.system: t.speed for t in tasks if t.error is None and t.speed is not None}
     errors = {t.system: t.error for t in tasks if t.error}
     return TestSetResult(
         name=name, src_lang=src, tgt_lang=tgt, sources=sources, references=references,
         hypotheses=hypotheses, stats=stats, sentence_chrf=sentence_chrf, speed=speed, errors=errors,
+        quality=quality,
     )

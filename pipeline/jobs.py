@@ -31,7 +31,7 @@ from pipeline.engines import Engine, open_engine
 from pipeline.errors import ConfigError, OutputError, PipelineError
 from pipeline.journal import Journal, read_finished, task_identity, write_meta
 from pipeline.measure import Speed, measure
-from pipeline.outputs import task_files, task_stem, write_task_outputs
+from pipeline.outputs import rounded_qe, task_files, task_stem, write_task_outputs
 from pipeline.progress import Progress, ProgressCallback, batch_progress
 from pipeline.textio import ensure_dir, write_text_atomic
 
@@ -62,6 +62,8 @@ class TaskResult:
     hypotheses: list[str] = field(default_factory=list, repr=False)
     error: str | None = None
     inline: dict[str, Any] | None = None  # a document's markup and glossary counts (documents.InlineStats)
+    # Each segment's quality estimate as its .jsonl holds it (system qe = true), else None.
+    quality: list[float | None] | None = field(default=None, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict; scores carry their sacrebleu signatures."""
@@ -244,13 +246,15 @@ def _run_task(
     finished = read_finished(meta, identity, [output, jsonl, *([document] if document else [])], total)
     if finished is not None:
         log.info("%s is done already: skipped", stem)
-        hypotheses, speed, inline = finished
+        hypotheses, speed, inline, quality = finished
         report(Progress(stem, total, total))
     else:
         hypotheses, figures = _translate_task(
             translator, corpus, tgt, Journal(journal_path, identity, total), stem, cache, report, system.chunk_size
         )
         qe = _quality_estimates(translator, system, corpus, hypotheses, tgt) if system.qe else None
+        # What the .jsonl will hold: a task skipped on the next run reads the same values back.
+        quality = None if qe is None else [rounded_qe(features)["qe"] for features in qe]
         aligner = None
         if hasattr(corpus.document, "render"):
             from pipeline.wordalign import aligner_for
@@ -299,6 +303,7 @@ def _run_task(
         scores=scores,
         hypotheses=hypotheses,
         inline=inline,
+        quality=quality,
     )
 
 

@@ -153,11 +153,16 @@ class Journal:
 
 
 class Finished(NamedTuple):
-    """A finished task read back: its translations and the figures of the run that made them."""
+    """A finished task read back: its translations and the figures of the run that made them.
+
+    ``quality`` is each segment's quality estimate from the ``.jsonl`` (``None`` for a record
+    without one), or ``None`` when no record has one (the task was run without ``qe``).
+    """
 
     hypotheses: list[str]
     speed: Speed
     inline: dict[str, Any] | None = None
+    quality: list[float | None] | None = None
 
 
 def write_meta(meta: Path, identity: str, figures: dict[str, Any], inline: dict[str, Any] | None = None) -> None:
@@ -197,7 +202,16 @@ def read_finished(meta: Path, identity: str, outputs: list[Path], total: int) ->
         translated=0, resumed=total, peak_rss_mb=peak if _is_number(peak) else None
     )
     inline = info.get("inline")
-    return Finished(hypotheses, speed, inline if isinstance(inline, dict) else None)
+    quality = [_estimate(record) for record in records]
+    return Finished(hypotheses, speed, inline if isinstance(inline, dict) else None,
+                    quality if any(value is not None for value in quality) else None)
+
+
+def _estimate(record: Any) -> float | None:
+    # A record's quality estimate ({"qe": {..., "qe": 0.73}}, pipeline.outputs), or None.
+    qe = record.get("qe") if isinstance(record, dict) else None
+    value = qe.get("qe") if isinstance(qe, dict) else None
+    return float(value) if _is_number(value) else None
 
 
 def _json_or_none(line: bytes) -> Any:

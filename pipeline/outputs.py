@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -20,8 +20,8 @@ from pipeline.errors import ConfigError, OutputError
 from pipeline.textio import atomic_writer, write_bytes_atomic, write_lines_atomic, write_text_atomic
 
 __all__ = [
-    "SUFFIXES", "NAME_MAX", "Task", "TaskFiles", "task_stem", "task_files", "check_name", "check_output_names",
-    "write_task_outputs",
+    "SUFFIXES", "NAME_MAX", "QE_DIGITS", "Task", "TaskFiles", "task_stem", "task_files", "check_name",
+    "check_output_names", "rounded_qe", "write_task_outputs",
 ]
 
 SUFFIXES = (".txt", ".jsonl", ".doc.txt", ".meta.json", ".partial")  # in TaskFiles' order
@@ -35,6 +35,16 @@ _FORBIDDEN = '/\\:*?"<>|'
 _INVISIBLE = {"Cc", "Cf", "Cs", "Zl", "Zp"}
 # Windows opens these devices whatever follows the first dot ("nul.en-pt.x.txt").
 _DEVICES = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
+QE_DIGITS = 4  # a quality estimate's decimals in the .jsonl, and so in every report made from it
+
+
+def rounded_qe(features: Mapping[str, float]) -> dict[str, float]:
+    """A segment's quality features and estimate as the ``.jsonl`` holds them (:data:`QE_DIGITS` decimals).
+
+    A finished task skipped on a rerun reads its estimates back from the ``.jsonl``, so a fresh
+    run reports these rounded values too: the figures are the same either way.
+    """
+    return {name: round(value, QE_DIGITS) for name, value in features.items()}
 
 
 class TaskFiles(NamedTuple):
@@ -101,8 +111,8 @@ def write_task_outputs(
         document: the segmented document (a :class:`pipeline.segment.Document`), rebuilt
             from the translations into ``files.document``.
         tgt_lang: the target language, for rebuilding the document.
-        qe: each segment's quality features and estimate (``qe``), written into the ``.jsonl`` with
-            ``check: true`` when the estimate is below ``qe_threshold``.
+        qe: each segment's quality features and estimate (``qe``), written into the ``.jsonl``
+            (:func:`rounded_qe`) with ``check: true`` when the written estimate is below ``qe_threshold``.
         qe_threshold: see ``qe``.
         aligner: for a document in another format (a :class:`pipeline.documents.PreparedDocument`):
             what puts its inline markup back (:func:`pipeline.wordalign.aligner_for`).
@@ -119,8 +129,9 @@ def write_task_outputs(
                 if paragraph_ids is not None:
                     record["paragraph"] = paragraph_ids[n]
                 if qe is not None:
-                    record["qe"] = {name: round(value, 4) for name, value in qe[n].items()}
-                    record["check"] = qe[n]["qe"] < qe_threshold
+                    record["qe"] = rounded_qe(qe[n])
+                    # On the rounded value, as a reader of the file (and the reports) sees it.
+                    record["check"] = record["qe"]["qe"] < qe_threshold
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
         if files.document is not None:
             if hasattr(document, "render"):  # a document in its own format, rendered to bytes

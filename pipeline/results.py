@@ -28,6 +28,8 @@ class SystemInfo:
         model: the model it loads (a Hub id or a path).
         settings: its decoding settings (``beam``, ``max_length``...), shown as given.
         error: why it produced nothing at all (e.g. its model is missing), or ``None``.
+        qe_threshold: for a system with quality estimates (``qe = true``), the estimate below which
+            a segment is marked "check"; ``None`` for the others.
     """
 
     name: str
@@ -35,6 +37,7 @@ class SystemInfo:
     settings: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     sentence_chrf: dict[str, list[float]] = field(default_factory=dict)
+    qe_threshold: float | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,8 @@ class TestSetResult:
         error: why the test set itself cannot be used (a missing or misaligned file), or ``None``.
         sentence_chrf: system name -> its chrF per segment (``score_sentences``), for the systems
             with one output line per segment; the reports show it, they do not compute it.
+        quality: system name -> its reference-free quality estimate per segment (``None`` where a
+            segment has none), for the systems run with ``qe = true`` and one estimate per shown segment.
     """
 
     __test__ = False  # not a pytest test class, whatever its name says
@@ -69,6 +74,7 @@ class TestSetResult:
     errors: dict[str, str] = field(default_factory=dict)
     error: str | None = None
     sentence_chrf: dict[str, list[float]] = field(default_factory=dict)
+    quality: dict[str, list[float | None]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -123,3 +129,20 @@ class Comparison:
         if testset.error:
             return f"test set {testset.name!r} cannot be used: {testset.error}"
         return self.system(system).error or testset.errors.get(system)
+
+    def to_check(self, testset: TestSetResult, system: str) -> list[bool] | None:
+        """Which of ``system``'s segments on ``testset`` are marked "check" (estimate below its threshold).
+
+        ``None`` when the system has no estimates there (or a problem); a segment without an estimate is not marked.
+        """
+        threshold = self.system(system).qe_threshold
+        estimates = testset.quality.get(system)
+        if threshold is None or estimates is None or self.problem(testset, system):
+            return None
+        return [value is not None and value < threshold for value in estimates]
+
+    @property
+    def has_quality(self) -> bool:
+        """Whether any system has quality estimates on any test set the reports show."""
+        return any(self.to_check(testset, system.name) is not None
+                   for testset in self.testsets for system in self.systems)

@@ -250,3 +250,49 @@ def test_the_native_engine_reports_the_same_figures(tmp_path: Path, capsys: pyte
     cached = native_job("again")  # another folder, the same cache
     assert (cached["segments_translated"], cached["segments_from_cache"], cached["segments_resumed"]) == (0, total, 0)
     assert cached["segments_per_s"] is None and cached["tokens_per_s"] is None
+
+
+def test_compare_reports_the_quality_estimates_a_job_wrote_and_the_same_when_it_is_skipped(
+    tmp_path: Path, tiny_model, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline.reports.common import QE_LEGEND
+
+    model = tiny_model("nllb")  # many-to-many: its own reverse model
+    sources = ["The cat sleeps.", "Hello there.", "It rained all day."]
+    (tmp_path / "src.en").write_text("".join(line + "\n" for line in sources), encoding="utf-8")
+    (tmp_path / "ref.pt").write_text("O gato dorme.\nOlá.\nChoveu o dia todo.\n", encoding="utf-8")
+    config = tmp_path / "qe.toml"
+    config.write_text(
+        '[[corpora]]\nname = "c"\nsource = "src.en"\nsrc_lang = "en"\nreferences = { "pt" = "ref.pt" }\n\n'
+        f'[[systems]]\nname = "plain"\nmodel = "{model}"\nmax_length = 6\n\n'
+        f'[[systems]]\nname = "qe"\nmodel = "{model}"\nmax_length = 6\nqe = true\nqe_threshold = 0.5\n'
+        f'reverse_model = "{model}"\n\n[output]\ndir = "out"\n',
+        encoding="utf-8",
+    )
+    code, _, err = run(capsys, "-q", "compare", str(config), "--samples", "20", "--no-cache")
+    assert code == 0, err
+    out = tmp_path / "out"
+    records = [json.loads(line) for line in (out / "c.en-pt.qe.jsonl").read_text(encoding="utf-8").splitlines()]
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    (testset,) = report["testsets"]
+    # The estimates and the marks of report.json are the task's .jsonl's; the system without qe has none.
+    quality = testset["results"]["qe"]["quality"]
+    assert quality == {
+        "threshold": 0.5, "to_check": sum(r["check"] for r in records),
+        "estimates": [r["qe"]["qe"] for r in records], "check": [r["check"] for r in records],
+    }
+    assert len(quality["estimates"]) == 3 and all(0 <= value <= 1 for value in quality["estimates"])
+    assert "quality" not in testset["results"]["plain"]
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    assert f"| qe | c (en→pt) | 0.5 | {quality['to_check']} of 3 |" in markdown
+    assert QE_LEGEND.split(":")[0] in markdown
+    assert 'id="b-check"' in (out / "report.html").read_text(encoding="utf-8")
+
+    # Run again: every task is finished, so skipped (nothing rewritten), and the estimates are read back
+    # from the .jsonl: the same report, number for number.
+    written = {path.name: path.stat().st_mtime_ns for path in out.glob("c.en-pt.*")}
+    code, _, err = run(capsys, "-q", "compare", str(config), "--samples", "20", "--no-cache")
+    assert code == 0, err
+    assert {path.name: path.stat().st_mtime_ns for path in out.glob("c.en-pt.*")} == written
+    assert json.loads((out / "report.json").read_text(encoding="utf-8")) == report
+    assert (out / "report.md").read_text(encoding="utf-8") == markdown

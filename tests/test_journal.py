@@ -113,6 +113,17 @@ def test_a_finished_task_is_read_back_with_its_figures(tmp_path: Path) -> None:
     assert speed["translation_seconds"] == 0.5 and speed["peak_rss_mb"] == 300.0
 
 
+def test_a_finished_task_gives_back_the_quality_estimates_of_its_jsonl(tmp_path: Path) -> None:
+    meta, outputs = finished_task(tmp_path, ["um", "dois", "três"])
+    write_meta(meta, "abc", FIGURES)
+    assert read_finished(meta, "abc", outputs, 3).quality is None  # run without qe
+    records = [{"id": "c:1", "translation": "um", "qe": {"forward": 0.7, "qe": 0.8123}, "check": False},
+               {"id": "c:2", "translation": "dois"},  # an estimate missing, or not a number: None
+               {"id": "c:3", "translation": "três", "qe": {"qe": "high"}, "check": True}]
+    outputs[1].write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    assert read_finished(meta, "abc", outputs, 3).quality == [0.8123, None, None]
+
+
 def test_a_finished_task_must_match_to_be_skipped(tmp_path: Path) -> None:
     meta, outputs = finished_task(tmp_path, ["um", "dois", "três"])
     write_meta(meta, "abc", FIGURES)

@@ -38,6 +38,7 @@ from pipeline.reports import (
     SCORE_FORMATS,
     build_json,
     render_html,
+    render_json,
     render_markdown,
     render_scores,
     report_format,
@@ -46,7 +47,7 @@ from pipeline.reports import (
 from pipeline.reports.formats import register_format
 from pipeline.results import Comparison, Speed, SystemInfo, TestSetResult
 from pipeline.significance import compare_systems
-from tests.helpers.golden import ALERT_PAYLOAD, GOLDEN, IMG_PAYLOAD, TITLE_PAYLOAD, small_comparison
+from tests.helpers.golden import ALERT_PAYLOAD, GOLDEN, IMG_PAYLOAD, TITLE_PAYLOAD, qe_comparison, small_comparison
 from tests.helpers.headless import Chromium, find_chromium
 
 FLORES = Path(__file__).resolve().parent.parent / "corpora" / "flores200-devtest"
@@ -70,6 +71,11 @@ def test_markdown_matches_the_golden_file():
 def test_json_matches_the_golden_file(tmp_path):
     paths = write_reports(small_comparison(), tmp_path)
     _check_golden("report.json", paths[0].read_text(encoding="utf-8"))
+
+
+def test_qe_reports_match_their_golden_files():
+    _check_golden("report-qe.md", render_markdown(qe_comparison()))
+    _check_golden("report-qe.json", render_json(qe_comparison()))
 
 
 # --------------------------------------------------------------------------
@@ -124,6 +130,28 @@ def test_json_speed_is_null_when_nothing_was_translated():
     assert results["big"]["speed"]["segments_resumed"] == 2 and results["big"]["speed"]["segments_per_s"] is None
 
 
+def test_json_has_each_systems_quality_estimates_and_the_segments_to_check():
+    flores, news, _ = build_json(qe_comparison())["testsets"]
+    assert flores["results"]["base"]["quality"] == {
+        "threshold": 0.5, "to_check": 1, "estimates": [0.8123, 0.4999, 0.5], "check": [False, True, False],
+    }
+    # A segment without an estimate is null and not marked; an estimate at the threshold is not below it.
+    assert flores["results"]["big"]["quality"] == {
+        "threshold": 0.6, "to_check": 1, "estimates": [0.9, None, 0.55], "check": [False, False, True],
+    }
+    assert news["results"]["big"]["quality"]["check"] == [False, False]
+    # Systems without estimates, or failed, have no "quality" at all: their results are as before.
+    assert "quality" not in news["results"]["tiny"] and "quality" not in flores["results"]["tiny"]
+    assert all("quality" not in result for testset in build_json(small_comparison())["testsets"]
+               for result in testset["results"].values())
+
+
+def test_json_quality_estimates_of_a_failed_run_are_left_out():
+    comparison = qe_comparison()
+    comparison.testsets[1].errors["big"] = "stopped at segment 2 of 2"
+    assert "quality" not in build_json(comparison)["testsets"][1]["results"]["big"]
+
+
 # --------------------------------------------------------------------------
 # report.md
 # --------------------------------------------------------------------------
@@ -146,6 +174,18 @@ def test_markdown_says_what_a_speed_covers_and_why_one_is_missing():
     assert "| base | news (en→de) | —, all from cache | — | 0 | 2 | 0 | 300 |" in speed
     assert "| big | news (en→de) | —, all resumed | — | 0 | 0 | 2 | — |" in speed
     assert "| base | flores (en→pt) | 14.2 | 402.5 | 3 | 0 | 0 | 1210 |" in speed
+
+
+def test_markdown_counts_the_segments_to_check_per_system_with_the_threshold():
+    text = render_markdown(qe_comparison())
+    section = text[text.index("## Quality estimates"):text.index("## Signatures")]
+    assert "| System | Test set | threshold | marked “check” |" in section
+    assert "| base | flores (en→pt) | 0.5 | 1 of 3 |" in section
+    assert "| base | news (en→de) | 0.5 | 1 of 2 |" in section
+    assert "| big | flores (en→pt) | 0.6 | 1 of 2 estimated (3 segments) |" in section
+    assert "| big | news (en→de) | 0.6 | 0 of 2 |" in section
+    assert "tiny" not in section
+    assert "## Quality estimates" not in render_markdown(small_comparison())
 
 
 @pytest.mark.parametrize(
@@ -327,6 +367,29 @@ def test_html_shows_the_sentence_chrf_it_is_given():
     data = _script_data(render_html(comparison))
     shown = {system["name"]: system["chrf"] for system in data["testsets"][1]["systems"]}
     assert shown == {"base": [11.11, 22.23], "big": [100.0, 0.0], "tiny": None}
+
+
+def test_html_without_estimates_has_no_trace_of_them():
+    # Byte for byte the page of before: the QE parts of the template, script and style are left out.
+    page = render_html(small_comparison())
+    for trace in ("⚑", "b-check", "qe", "quality estimate"):
+        assert trace not in page, trace
+
+
+def test_html_shows_the_quality_estimates_it_is_given():
+    page = render_html(qe_comparison())
+    assert '<option value="qe">lowest quality estimate first</option>' in page
+    assert '<input id="b-check" type="checkbox"> only segments to check' in page
+    data = _script_data(page)
+    flores = {system["name"]: system for system in data["testsets"][0]["systems"]}
+    assert flores["base"]["qe"] == [0.8123, 0.4999, 0.5] and flores["base"]["check"] == [False, True, False]
+    assert flores["big"]["threshold"] == 0.6 and flores["big"]["check"] == [False, False, True]
+    # The CSP still allows exactly the one (now longer) script.
+    policy = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">', page)[1]
+    script = re.findall(r"<script>(.*?)</script>", page, re.DOTALL)
+    assert len(script) == 1 and "function addQuality" in script[0]
+    digest = base64.b64encode(hashlib.sha256(script[0].encode("utf-8")).digest()).decode()
+    assert f"script-src 'sha256-{digest}'" in policy
 
 
 SOURCES = ["He built a WiFi door bell.", "Prices rose 5% in May.", "The cat sat on the mat.", "It rained all day."]
@@ -554,3 +617,74 @@ def test_score_tables_sort_by_a_column(real_report, browser):
     browser.evaluate(f"{first_table}.tHead.rows[0].cells[1].click()")
     order = browser.evaluate(f"[...{first_table}.tBodies[0].rows].map(r => r.cells[0].dataset.value)")
     assert order == ["better", "base", "worse", "ghost"]
+
+
+QE_SOURCES = [f"Sentence number {n}." for n in range(6)]
+QE_REFERENCES = [f"Frase número {n}." for n in range(6)]
+QE_ESTIMATES = {  # base below 0.5 on 1 and 4; other below 0.4 on 4 and 5, no estimate for 2
+    "base": [0.9, 0.45, 0.7, 0.61, 0.2, 0.55],
+    "other": [0.8, 0.6, None, 0.95, 0.35, 0.3],
+}
+
+
+@pytest.fixture(scope="module")
+def qe_report(tmp_path_factory) -> Path:
+    """A report where base (threshold 0.5) and other (0.4) have quality estimates and plain has none."""
+    hyps = {"base": [f"Frase {n}." for n in range(6)], "other": QE_REFERENCES[:3] + ["Outra."] * 3,
+            "plain": list(QE_REFERENCES)}
+    testset = TestSetResult(
+        "qe", "en", "pt", QE_SOURCES, [QE_REFERENCES], hyps, compare_systems(hyps, [QE_REFERENCES], "pt", n=50),
+        sentence_chrf={system: score_sentences(lines, [QE_REFERENCES], "pt") for system, lines in hyps.items()},
+        quality=dict(QE_ESTIMATES),
+    )
+    systems = [SystemInfo("base", "m1", qe_threshold=0.5), SystemInfo("other", "m2", qe_threshold=0.4),
+               SystemInfo("plain", "m3")]
+    out = tmp_path_factory.mktemp("qe-report")
+    write_reports(Comparison("qe", "base", systems, [testset]), out)
+    return out / "report.html"
+
+
+@needs_chromium
+def test_the_sentence_browser_sorts_by_quality_estimates_and_flags_the_segments_to_check(qe_report, browser, tmp_path):
+    browser.open(qe_report)
+    assert browser.evaluate("document.body.dataset.ready") == "true"
+    assert browser.exceptions == [] and browser.console == []
+    order = "[...document.querySelectorAll('#b-table tbody tr')].map(r => Number(r.dataset.index))"
+
+    # A QE column for each system with estimates, before the segment column; plain has none.
+    headers = browser.evaluate("[...document.querySelectorAll('#b-table thead th')].map(th => th.textContent)")
+    assert headers[-3:] == ["QE base", "QE other", "segment"]
+
+    # "lowest quality estimate first": by the lowest estimate of the segment's systems.
+    browser.evaluate("{ const s = document.getElementById('b-sort'); s.value = 'qe';"
+                     " s.dispatchEvent(new Event('change')) }")
+    lowest = [min(v for v in values if v is not None) for values in zip(*QE_ESTIMATES.values(), strict=True)]
+    assert browser.evaluate(order) == sorted(range(6), key=lambda n: lowest[n])
+    assert browser.evaluate("document.getElementById('b-order').textContent") == "ascending"
+
+    # Click other's QE column: its estimates ascending, the segment without one last; again: descending.
+    browser.evaluate("document.querySelector('#b-table th[data-key=qe1]').click()")
+    assert browser.evaluate(order) == [5, 4, 1, 0, 3, 2]
+    assert browser.evaluate("document.getElementById('b-sort').value") == "qe1"
+    cells = browser.evaluate("[...document.querySelectorAll('#b-table tbody tr')].map(r => r.cells[6].textContent)")
+    assert cells == ["⚑ 0.30", "⚑ 0.35", "0.60", "0.80", "0.95", "—"]
+    browser.evaluate("document.querySelector('#b-table th[data-key=qe1]').click()")
+    assert browser.evaluate(order) == [3, 0, 1, 4, 5, 2]
+
+    # The flags: a row to check for each segment below a system's threshold, ⚑ in that system's cell and line.
+    flagged = browser.evaluate("[...document.querySelectorAll('#b-table tr.check')].map(r => Number(r.dataset.index))")
+    assert sorted(flagged) == [1, 4, 5]
+    assert browser.evaluate("document.querySelectorAll('#b-table td.qe.check').length") == 4  # base 1, 4; other 4, 5
+    assert browser.evaluate("[...document.querySelectorAll('#b-table td.qe.check')].every(c => "
+                            "c.textContent.startsWith('⚑'))")
+    assert browser.evaluate("document.querySelectorAll('#b-table .line.check .qe.flag').length") == 4
+
+    # Only the segments to check.
+    browser.evaluate("document.getElementById('b-check').click()")
+    assert sorted(browser.evaluate(order)) == [1, 4, 5]
+    assert browser.evaluate("document.getElementById('b-status').textContent") == (
+        "Showing 3 of 3 segments (6 before filtering).")
+    browser.evaluate("document.getElementById('b-check').click()")
+    assert len(browser.evaluate(order)) == 6
+    assert browser.exceptions == [] and browser.console == []
+    browser.screenshot(tmp_path / "qe.png", selector="#browser")

@@ -10,6 +10,12 @@
   browser: source, reference and every system's output with its sentence chrF,
   sortable, filterable, worst first, with a word-level diff of two systems.
 
+Systems run with ``qe = true`` add their quality estimates: per segment in
+``report.json``, the segments marked "check" counted in ``report.md``, and in
+the browser a QE column per system, sortable, with ⚑ on the segments below the
+threshold and a filter for them. A comparison without estimates gives the same
+files, byte for byte, as before they existed.
+
 The formats are a registry (:data:`FORMATS`, see :mod:`pipeline.reports.formats`);
 renderers only render what the comparison already holds.
 

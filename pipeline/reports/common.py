@@ -15,6 +15,8 @@ SCHEMA_VERSION = 2
 
 2: speed over the segments the model translated only (``segments_per_s``, ``tokens_per_s``,
 ``translation_seconds``), with ``segments_translated``, ``segments_from_cache`` and ``segments_resumed``.
+A result's ``quality`` (quality estimates, only for systems run with ``qe = true``) is an addition
+that changes nothing else, so it did not raise the version.
 """
 
 METRIC_LABELS: dict[str, str] = {name: spec.label for name, spec in METRICS.items()}
@@ -140,6 +142,29 @@ def speed_cells(speed: Speed) -> list[str]:
         str(speed.segments_translated), str(speed.segments_from_cache), str(speed.segments_resumed),
         format_number(speed.peak_rss_mb, 0),
     ]
+
+
+QE_COLUMNS = ("threshold", "marked “check”")
+QE_LEGEND = (
+    "Reference-free quality estimates (qe = true), from 0 to 1: a segment whose estimate is below its "
+    "system's threshold is marked “check” (report.json and each task's .jsonl list which; report.html "
+    "sorts and filters by them)."
+)
+
+
+def quality_rows(comparison: Comparison) -> list[tuple[str, TestSetResult, list[str]]]:
+    """(system, test set, cells in :data:`QE_COLUMNS` order) for each system with estimates on a test set."""
+    rows = []
+    for system in comparison.systems:
+        for testset in comparison.testsets:
+            check = comparison.to_check(testset, system.name)
+            if check is not None:
+                counted = sum(value is not None for value in testset.quality[system.name])
+                marked = f"{sum(check)} of {counted}"
+                if counted < len(check):  # some segments have no estimate
+                    marked += f" estimated ({len(check)} segments)"
+                rows.append((system.name, testset, [f"{system.qe_threshold:g}", marked]))
+    return rows
 
 
 def settings_text(settings: dict[str, Any]) -> str:

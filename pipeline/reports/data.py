@@ -31,6 +31,9 @@ def build_json(comparison: Comparison) -> dict[str, Any]:
     ``segments_translated``, ``segments_from_cache``, ``segments_resumed``, ``translation_seconds``
     (the model's time for the translated segments), ``segments_per_s`` and ``tokens_per_s`` (over
     the translated segments only; ``null`` when none was translated) and ``peak_rss_mb``.
+    A system run with ``qe = true`` also has ``"quality"``: ``threshold``, ``estimates`` (its
+    reference-free quality estimate per segment, as its ``.jsonl`` holds it; ``null`` for none),
+    ``check`` (per segment: the estimate is below the threshold) and ``to_check`` (how many are).
 
     Args:
         comparison: the results to report.
@@ -52,6 +55,14 @@ def build_json(comparison: Comparison) -> dict[str, Any]:
                 },
                 "speed": None if speed is None else {key: _number(value) for key, value in speed.to_json().items()},
             }
+            check = comparison.to_check(testset, system.name)
+            if check is not None:  # only then: a report without estimates keeps its old layout
+                results[system.name]["quality"] = {
+                    "threshold": system.qe_threshold,
+                    "to_check": sum(check),
+                    "estimates": [_number(value) for value in testset.quality[system.name]],
+                    "check": check,
+                }
         testsets.append({
             "name": testset.name,
             "src_lang": testset.src_lang,

@@ -6,11 +6,14 @@ import re
 
 from pipeline.reports.common import (
     FAILED,
+    QE_COLUMNS,
+    QE_LEGEND,
     SPEED_COLUMNS,
     SPEED_LEGEND,
     legend_lines,
     metric_title,
     problem_list,
+    quality_rows,
     score_cell,
     settings_text,
     signature_list,
@@ -75,6 +78,14 @@ def render_markdown(comparison: Comparison) -> str:
                 + " | ".join(map(_md, speed_cells(speed))) + " |"
             )
     out.append("")
+
+    quality = quality_rows(comparison)
+    if quality:  # only then: a report without estimates keeps its old text
+        out += ["## Quality estimates", "", _md(QE_LEGEND), ""]
+        out += ["| System | Test set | " + " | ".join(QE_COLUMNS) + " |", "|---|---|" + "---:|" * len(QE_COLUMNS)]
+        for name, testset, cells in quality:
+            out.append(f"| {_md(name)} | {_md(testset_label(testset))} | " + " | ".join(map(_md, cells)) + " |")
+        out.append("")
 
     out += ["## Signatures", ""]
     for label, signature, names in signature_list(comparison):

@@ -43,7 +43,9 @@ def render_html(comparison: Comparison) -> str:
     """``report.html``: one self-contained page (no network request) with tables, charts and the sentence browser.
 
     The sentence browser shows each system's sentence chrF as the comparison holds it
-    (:attr:`~pipeline.results.TestSetResult.sentence_chrf`, computed by :mod:`pipeline.compare`).
+    (:attr:`~pipeline.results.TestSetResult.sentence_chrf`, computed by :mod:`pipeline.compare`)
+    and, for the systems that have them, its quality estimates
+    (:attr:`~pipeline.results.TestSetResult.quality`), sortable, with ⚑ on the segments to check.
 
     Args:
         comparison: the results to report.
@@ -52,9 +54,13 @@ def render_html(comparison: Comparison) -> str:
         The HTML text.
     """
     env = _environment()
-    script = env.loader.get_source(env, "report.js")[0]
-    style = env.loader.get_source(env, "report.css")[0]
+    # The quality-estimate parts of the page, script and style are in {% if qe %} blocks: a report
+    # without estimates is the page it was before they existed, byte for byte.
+    qe = comparison.has_quality
+    script = env.get_template("report.js").render(qe=qe)
+    style = env.get_template("report.css").render(qe=qe)
     return env.get_template("report.html.j2").render(
+        qe=qe,
         comparison=comparison,
         baseline=comparison.baseline,
         legend=legend_lines(comparison),
@@ -297,8 +303,16 @@ def _browser_data(comparison: Comparison) -> dict[str, Any]:
                 notes.append(f"{system.name}: {len(hypotheses)} output lines for {len(testset.sources)} segments")
             else:
                 chrf = testset.sentence_chrf.get(system.name) if testset.references else None
-                systems.append({"name": system.name, "hyps": hypotheses,
-                                "chrf": None if chrf is None else [round(score, 2) for score in chrf]})
+                entry: dict[str, Any] = {"name": system.name, "hyps": hypotheses,
+                                         "chrf": None if chrf is None else [round(score, 2) for score in chrf]}
+                check = comparison.to_check(testset, system.name)
+                if check is not None:  # only then: a report without estimates keeps its old data
+                    estimates = [
+                        value if value is not None and math.isfinite(value) else None
+                        for value in testset.quality[system.name]
+                    ]
+                    entry.update(qe=estimates, threshold=system.qe_threshold, check=check)
+                systems.append(entry)
         testsets.append({
             "label": testset_label(testset),
             "sources": testset.sources,

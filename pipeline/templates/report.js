@@ -87,6 +87,9 @@
     differ: document.getElementById("b-differ"),
     more: document.getElementById("b-more")
   };
+{% if qe %}
+  controls.check = document.getElementById("b-check");
+{% endif %}
   var table = document.getElementById("b-table");
   var PAGE = 100;
   var state = { ascending: true, limit: PAGE };
@@ -114,6 +117,9 @@
     var notes = document.getElementById("b-notes");
     while (notes.firstChild) { notes.removeChild(notes.firstChild); }
     ts.notes.forEach(function (note) { notes.appendChild(el("li", null, note)); });
+{% if qe %}
+    fillQuality(ts);
+{% endif %}
   }
 
   function fmt(value) { return value === null || value === undefined ? "—" : value.toFixed(1); }
@@ -131,6 +137,9 @@
         b: b && b.chrf ? b.chrf[i] : null,
         delta: a && b && a.chrf && b.chrf ? b.chrf[i] - a.chrf[i] : null
       });
+{% if qe %}
+      addQuality(rows[rows.length - 1], ts, i);
+{% endif %}
     }
     return rows;
   }
@@ -166,6 +175,9 @@
     var rows = rowsOf(ts).filter(function (row) {
       if (controls.differ.checked && ts.systems[ia] && ts.systems[ib] &&
           ts.systems[ia].hyps[row.index] === ts.systems[ib].hyps[row.index]) { return false; }
+{% if qe %}
+      if (controls.check.checked && !row.check) { return false; }
+{% endif %}
       return matches(ts, row.index, needle);
     });
     rows.sort(function (r1, r2) {
@@ -191,6 +203,9 @@
       tr.appendChild(scoreCell(row.a));
       tr.appendChild(scoreCell(row.b));
       tr.appendChild(scoreCell(row.delta, true));
+{% if qe %}
+      qualityCells(tr, ts, row);
+{% endif %}
       var segment = el("td", "segment");
       segment.appendChild(line("source", "source", "", ts.sources[i]));
       ts.references.forEach(function (stream, r) {
@@ -211,6 +226,9 @@
           fillDiff(text, marks[role][0], marks[role][1], role === "a" ? "del" : "ins");
         }
         segment.appendChild(line("system " + role, who, system.chrf ? fmt(system.chrf[i]) : "", text));
+{% if qe %}
+        flagLine(segment.lastChild, system, i);
+{% endif %}
       });
       tr.appendChild(segment);
       body.appendChild(tr);
@@ -223,6 +241,78 @@
     controls.more.hidden = rows.length <= state.limit;
   }
 
+{% if qe %}
+  // ---------------------------------------------------------------- quality estimates
+  // Each system run with qe = true has qe (its estimate per segment), threshold, and check (the
+  // segments below the threshold, as report.json marks them): shown, sorted and filtered, never computed.
+  function qeKey(s) { return "qe" + s; }
+
+  function fillQuality(ts) {
+    var head = table.tHead.rows[0];
+    Array.prototype.slice.call(head.querySelectorAll("th.qe")).forEach(function (th) { head.removeChild(th); });
+    Array.prototype.slice.call(controls.sort.querySelectorAll("option.qe-system")).forEach(function (o) {
+      controls.sort.removeChild(o);
+    });
+    ts.systems.forEach(function (system, s) {
+      if (!system.qe) { return; }
+      var th = el("th", "qe", "QE " + system.name);
+      th.setAttribute("data-key", qeKey(s));
+      th.title = system.name + ": quality estimate; ⚑ below " + system.threshold;
+      th.addEventListener("click", function () {
+        if (controls.sort.value === qeKey(s)) { state.ascending = !state.ascending; }
+        else { controls.sort.value = qeKey(s); state.ascending = true; }
+        reset();
+      });
+      head.insertBefore(th, head.lastElementChild);
+      var choice = el("option", "qe-system", "quality estimate of " + system.name);
+      choice.value = qeKey(s);
+      controls.sort.appendChild(choice);
+    });
+  }
+
+  function addQuality(row, ts, i) {
+    var known = [];
+    row.check = false;
+    ts.systems.forEach(function (system, s) {
+      if (!system.qe) { return; }
+      row[qeKey(s)] = system.qe[i];
+      if (system.qe[i] !== null) { known.push(system.qe[i]); }
+      if (system.check[i]) { row.check = true; }
+    });
+    row.qe = known.length ? Math.min.apply(null, known) : null;  // the lowest estimate of the segment
+  }
+
+  function qeText(value) { return value === null || value === undefined ? "—" : value.toFixed(2); }
+
+  function qualityCells(tr, ts, row) {
+    if (row.check) { tr.classList.add("check"); }
+    ts.systems.forEach(function (system, s) {
+      if (!system.qe) { return; }
+      var value = system.qe[row.index], flagged = system.check[row.index];
+      var cell = el("td", "qe" + (flagged ? " check" : ""), (flagged ? "⚑ " : "") + qeText(value));
+      if (value !== null) {
+        cell.title = system.name + ": estimate " + value + (flagged ? ", below " : ", not below ") +
+          system.threshold + (flagged ? ": check this segment" : "");
+      }
+      tr.appendChild(cell);
+    });
+  }
+
+  function flagLine(node, system, i) {
+    if (!system.qe) { return; }
+    var flagged = system.check[i];
+    var mark = el("span", "qe" + (flagged ? " flag" : ""), (flagged ? "⚑ " : "") + "QE " + qeText(system.qe[i]));
+    if (flagged) { node.classList.add("check"); mark.title = "below the threshold " + system.threshold + ": check"; }
+    node.appendChild(mark);  // after the text, which stays aligned with the source's and the reference's
+  }
+
+  // A quality estimate is sorted lowest first when chosen (before the handler below renders).
+  controls.sort.addEventListener("change", function () {
+    if (controls.sort.value.indexOf("qe") === 0) { state.ascending = true; }
+  });
+  controls.check.addEventListener("change", function () { reset(); });
+
+{% endif %}
   function reset() { state.limit = PAGE; render(); }
 
   if (!data.testsets.length) {

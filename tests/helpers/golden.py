@@ -3,12 +3,14 @@
     python -m tests.helpers.golden && git diff tests/golden
 
 Writes ``tests/golden/report.md`` and ``tests/golden/report.json`` from
-:func:`small_comparison`; read the diff before committing it. The tests only
+:func:`small_comparison`, and ``report-qe.md`` and ``report-qe.json`` from
+:func:`qe_comparison`; read the diff before committing it. The tests only
 compare with these files, they never write them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -93,12 +95,27 @@ def small_comparison() -> Comparison:
     return Comparison(job="demo", baseline="base", systems=systems, testsets=[flores, news, broken])
 
 
+def qe_comparison() -> Comparison:
+    """:func:`small_comparison` where base (threshold 0.5) and big (0.6) were run with ``qe = true``.
+
+    big has no estimate for flores' second segment; tiny has none at all (and failed on flores).
+    """
+    comparison = small_comparison()
+    flores, news, _ = comparison.testsets
+    flores.quality.update(base=[0.8123, 0.4999, 0.5], big=[0.9, None, 0.55])
+    news.quality.update(base=[0.31, 0.7], big=[0.95, 0.6])
+    base, big, *others = comparison.systems
+    systems = [dataclasses.replace(base, qe_threshold=0.5), dataclasses.replace(big, qe_threshold=0.6), *others]
+    return dataclasses.replace(comparison, systems=systems)
+
+
 def main() -> int:
     from pipeline.reports import render_json, render_markdown
 
-    comparison = small_comparison()
     GOLDEN.mkdir(exist_ok=True)
-    for name, text in (("report.md", render_markdown(comparison)), ("report.json", render_json(comparison))):
+    small, qe = small_comparison(), qe_comparison()
+    for name, text in (("report.md", render_markdown(small)), ("report.json", render_json(small)),
+                       ("report-qe.md", render_markdown(qe)), ("report-qe.json", render_json(qe))):
         path = GOLDEN / name
         old = path.read_bytes() if path.exists() else None
         path.write_bytes(text.encode("utf-8"))
