@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -24,6 +25,7 @@ __all__ = [
     "read_text",
     "read_lines",
     "atomic_writer",
+    "publish_folder",
     "write_bytes_atomic",
     "write_text_atomic",
     "write_lines_atomic",
@@ -218,3 +220,33 @@ def output_error(err: OSError, path: str | os.PathLike[str], what: str = "", *, 
     elif hint is None and err.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         hint = "write somewhere else, or make the folder writable"
     return OutputError(f"cannot write {what + ' ' if what else ''}{path}: {reason}", hint=hint)
+
+
+def publish_folder(staging: Path, final: Path, *, usable: Callable[[Path], bool] | None = None) -> None:
+    """Put a folder made in ``staging`` (by ``tempfile.mkdtemp`` beside ``final``) in place of ``final``.
+
+    The folder and its files get the permissions a plain ``mkdir`` would give. A folder already
+    at ``final`` (a damaged one) is moved aside first, since ``rename`` cannot replace a
+    non-empty folder. If the rename fails and ``usable(final)`` says another process has
+    published a good one meanwhile, that one is kept.
+
+    Raises:
+        OSError: the rename failed and nothing usable is in place.
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)
+    for path in staging.iterdir():
+        os.chmod(path, 0o666 & ~umask)
+    old = None
+    if final.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=final.parent))
+        os.replace(final, old / final.name)
+    try:
+        os.replace(staging, final)
+    except OSError:
+        if usable is None or not usable(final):
+            raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)

@@ -131,10 +131,10 @@ def test_a_half_written_conversion_is_never_seen(tiny_model: Callable[[str], Pat
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     folder = str(tiny_model("marian"))
 
-    def killed(staging: Path, final: Path) -> None:
+    def killed(staging: Path, final: Path, **_: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(ct2_store, "_publish", killed)
+    monkeypatch.setattr(ct2_store, "publish_folder", killed)
     with pytest.raises(Exception, match="No space left on device"):
         Ct2Translator(folder, max_length=8, workers=1).translate(LINES[:2], "en", "de")
     assert list(store.iterdir()) == []  # the staging folder went with the failure

@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 import shutil
 import tempfile
@@ -34,7 +33,7 @@ from typing import Any
 from pipeline.errors import ConfigError, ModelError
 from pipeline.models import ModelInfo
 from pipeline.models.manifest import verify_folder, write_manifest
-from pipeline.textio import ensure_dir, output_error
+from pipeline.textio import ensure_dir, output_error, publish_folder
 
 __all__ = ["CONVERSION_REVISION", "FAMILIES", "QUANTIZATIONS", "checkpoint_key", "check_family", "converted",
            "read_meta", "store_folder"]
@@ -134,7 +133,7 @@ def converted(info: ModelInfo, quantization: str, store: Path | None = None) -> 
         _convert(info, quantization, staging)
         write_manifest(staging)
         if not _usable(final, quiet=True):  # another process may have finished it meanwhile: keep theirs
-            _publish(staging, final)
+            publish_folder(staging, final, usable=lambda folder: _usable(folder, quiet=True))
     except OSError as err:
         raise output_error(err, final, "model") from err
     finally:
@@ -222,22 +221,4 @@ def _usable(folder: Path, quiet: bool = False) -> bool:
             log.warning("CTranslate2 model %s is damaged (%s): converting it again", folder.name, err.message)
         return False
     return True
-
-
-def _publish(staging: Path, final: Path) -> None:
-    # mkdtemp made the folder private; give it the permissions a plain mkdir would.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(staging, 0o777 & ~umask)
-    for path in staging.iterdir():
-        os.chmod(path, 0o666 & ~umask)
-    old = None
-    if final.exists():  # a damaged folder: rename() cannot replace a non-empty one, so move it aside
-        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=final.parent))
-        os.replace(final, old / final.name)
-    try:
-        os.replace(staging, final)
-    finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
 

@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Literal, Protocol
 
 __all__ = [
     "Document", "Format", "FormatOptions", "Tag", "TagKind", "Unit",
-    "decode_utf8", "identity", "line_col", "render_tags",
+    "decode_utf8", "has_text", "identity", "line_col", "render_tags", "same_unit",
 ]
 
 TagKind = Literal["pair", "empty", "keep"]
@@ -195,3 +195,21 @@ def _escaped(text: str, start: int, end: int, keep: list[tuple[int, int]],
     if any(k_start <= start and end <= k_end for k_start, k_end in keep):
         return text[start:end]
     return escape(text[start:end])
+
+
+def has_text(unit: Unit) -> bool:
+    """Whether a unit has text outside its keep tags (else there is nothing to translate)."""
+    kept = bytearray(len(unit.text))
+    for tag in unit.tags:
+        if tag.kind == "keep":
+            kept[tag.start : tag.end] = b"\1" * (tag.end - tag.start)
+    return any(not char.isspace() and not kept[i] for i, char in enumerate(unit.text))
+
+
+def same_unit(unit: Unit, translation: Unit) -> bool:
+    """Whether a translation is the unit itself: the same text and the same tags in the same places."""
+
+    def key(tag: Tag) -> tuple[int, int, int, str]:
+        return tag.start, tag.end, tag.id, tag.kind
+
+    return unit.text == translation.text and sorted(map(key, unit.tags)) == sorted(map(key, translation.tags))

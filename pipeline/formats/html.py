@@ -38,7 +38,18 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from pipeline.errors import InputError
-from pipeline.formats.base import Document, FormatOptions, Tag, TagKind, Unit, decode_utf8, line_col, render_tags
+from pipeline.formats.base import (
+    Document,
+    FormatOptions,
+    Tag,
+    TagKind,
+    Unit,
+    decode_utf8,
+    has_text,
+    line_col,
+    render_tags,
+    same_unit,
+)
 
 __all__ = ["HtmlFormat"]
 
@@ -126,7 +137,7 @@ class HtmlFormat:
                 attribute_edits.append((start, end, _attribute_value(options.tgt_lang, quoted)))
         changed: list[tuple[Unit, _Block, Unit]] = []
         for unit, block, translation in zip(document.units, source.blocks, translations, strict=True):
-            if _same(unit, translation):
+            if same_unit(unit, translation):
                 continue
             if block.kind == "attribute":
                 value = _SPACE.sub(" ", translation.text).strip()
@@ -347,7 +358,7 @@ class _Reader:
             if event.kind in ("start", "startend") and not builder.keeping():
                 self._attributes(event)
         unit = builder.unit(run[-1].end)
-        if _translatable(unit):
+        if has_text(unit):
             line = bisect_right(self.starts, run[0].start)
             self.units.append(Unit(unit.text, unit.tags, f"line {line}"))
             self.blocks.append(_Block(run[0].start, run[-1].end, "text", True, builder.markup,
@@ -450,23 +461,7 @@ class _Builder:
         return Unit(stripped, tuple(sorted(tags, key=lambda tag: (tag.start, -tag.end, tag.id))))
 
 
-def _translatable(unit: Unit) -> bool:
-    """Whether a unit has text outside its keep tags (else there is nothing to translate)."""
-    kept = bytearray(len(unit.text))
-    for tag in unit.tags:
-        if tag.kind == "keep":
-            kept[tag.start:tag.end] = b"\1" * (tag.end - tag.start)
-    return any(not char.isspace() and not kept[i] for i, char in enumerate(unit.text))
-
-
 # -- writing -------------------------------------------------------------------------------------
-
-
-def _same(unit: Unit, translation: Unit) -> bool:
-    def key(tag: Tag) -> tuple[int, int, int, str]:
-        return tag.start, tag.end, tag.id, tag.kind
-
-    return unit.text == translation.text and sorted(map(key, unit.tags)) == sorted(map(key, translation.tags))
 
 
 def _apply(text: str, start: int, end: int, edits: list[tuple[int, int, str]]) -> str:

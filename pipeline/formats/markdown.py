@@ -33,7 +33,17 @@ from markdown_it.helpers import parseLinkLabel
 from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 
-from pipeline.formats.base import Document, FormatOptions, Tag, TagKind, Unit, decode_utf8, render_tags
+from pipeline.formats.base import (
+    Document,
+    FormatOptions,
+    Tag,
+    TagKind,
+    Unit,
+    decode_utf8,
+    has_text,
+    render_tags,
+    same_unit,
+)
 
 __all__ = ["MarkdownFormat"]
 
@@ -113,7 +123,7 @@ class MarkdownFormat:
             if token.type != "inline" or "lines" not in token.meta:
                 continue
             for unit, block in _units(tokens[index - 1], token, column, lines, md, env):
-                if _translatable(unit):
+                if has_text(unit):
                     units.append(unit)
                     blocks.append(block)
         return Document(self.name, name, units, _Source(text, blocks))
@@ -124,7 +134,7 @@ class MarkdownFormat:
         position = 0
         for unit, block, translation in zip(document.units, source.blocks, translations, strict=True):
             out.append(source.text[position:block.start])
-            if _same(unit, translation):
+            if same_unit(unit, translation):
                 out.append(source.text[block.start:block.end])
             else:
                 out.append(_render(block, translation))
@@ -443,23 +453,7 @@ class _Inline:
         return state.pos
 
 
-def _translatable(unit: Unit) -> bool:
-    """Whether a unit has text outside its keep tags (else there is nothing to translate)."""
-    kept = bytearray(len(unit.text))
-    for tag in unit.tags:
-        if tag.kind == "keep":
-            kept[tag.start:tag.end] = b"\1" * (tag.end - tag.start)
-    return any(not char.isspace() and not kept[i] for i, char in enumerate(unit.text))
-
-
 # -- writing -------------------------------------------------------------------------------------
-
-
-def _same(unit: Unit, translation: Unit) -> bool:
-    def key(tag: Tag) -> tuple[int, int, int, str]:
-        return tag.start, tag.end, tag.id, tag.kind
-
-    return unit.text == translation.text and sorted(map(key, unit.tags)) == sorted(map(key, translation.tags))
 
 
 def _render(block: _Block, unit: Unit) -> str:

@@ -26,6 +26,7 @@ the decoder start token, finished rows padded with ``pad_token_id``.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 
@@ -39,6 +40,22 @@ __all__ = ["greedy_decode"]
 # ordinary tensor (callers may edit it in place); the Translator already runs
 # generate() under inference_mode.
 @torch.no_grad()
+def decode_plain(model: Any, input_ids: torch.Tensor, kwargs: dict) -> torch.LongTensor:
+    """:func:`greedy_decode` with ``generate()``'s arguments: the attention mask, ``max_new_tokens``
+    (default: one past the longest per-row limit) and the generation config's suppressed tokens."""
+    from pipeline.models.bergamot.generation import length_limits
+
+    mask = kwargs.get("attention_mask")
+    limits = None
+    if model.config.max_length_factor > 0:
+        limits = length_limits(torch.ones_like(input_ids) if mask is None else mask, model.config.max_length_factor)
+    max_new_tokens = kwargs.get("max_new_tokens")
+    if max_new_tokens is None:
+        max_new_tokens = int(limits.max()) + 1
+    suppress = list(model.generation_config.suppress_tokens or [])
+    return greedy_decode(model, input_ids, mask, limits, max_new_tokens, suppress)
+
+
 def greedy_decode(
     model,
     input_ids: torch.Tensor,

@@ -21,7 +21,7 @@ from transformers.utils import ModelOutput
 from pipeline.models.bergamot.cache import BergamotCache
 from pipeline.models.bergamot.configuration import BergamotConfig
 from pipeline.models.bergamot.generation import FAST_CONFIG_KEYS, FAST_KWARGS, SourceLengthLimit, length_limits
-from pipeline.models.bergamot.greedy import greedy_decode
+from pipeline.models.bergamot.greedy import decode_plain
 from pipeline.models.bergamot.shortlist_layer import shortlist_blocked, shortlist_columns
 from pipeline.models.bergamot.stacks import BergamotDecoder, BergamotEncoder, BergamotEncoderOutput
 
@@ -262,12 +262,4 @@ class BergamotForConditionalGeneration(BergamotPreTrainedModel, GenerationMixin)
         return kwargs.get("max_new_tokens") is not None or self.config.max_length_factor > 0
 
     def _decode_fast(self, input_ids: torch.Tensor, kwargs: dict) -> torch.LongTensor:
-        mask = kwargs.get("attention_mask")
-        limits = None
-        if self.config.max_length_factor > 0:
-            limits = length_limits(torch.ones_like(input_ids) if mask is None else mask, self.config.max_length_factor)
-        max_new_tokens = kwargs.get("max_new_tokens")
-        if max_new_tokens is None:
-            max_new_tokens = int(limits.max()) + 1
-        suppress = list(self.generation_config.suppress_tokens or [])
-        return greedy_decode(self, input_ids, mask, limits, max_new_tokens, suppress)
+        return decode_plain(self, input_ids, kwargs)

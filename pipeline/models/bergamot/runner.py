@@ -26,8 +26,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from pipeline.models.bergamot.generation import FAST_CONFIG_KEYS, FAST_KWARGS, length_limits
-from pipeline.models.bergamot.greedy import greedy_decode
+from pipeline.models.bergamot.generation import FAST_CONFIG_KEYS, FAST_KWARGS
+from pipeline.models.bergamot.greedy import decode_plain
 from pipeline.models.bergamot.stacks import BergamotDecoder, BergamotEncoder
 
 __all__ = ["BergamotGreedyModel", "load_greedy"]
@@ -75,15 +75,7 @@ class BergamotGreedyModel(nn.Module):
         plain = kwargs.keys() <= FAST_KWARGS and kwargs.get("num_beams", 1) == 1 and not kwargs.get("do_sample")
         if not plain or kwargs.get("use_cache") is False or self.generation_config.forced_eos_token_id is not None:
             raise ValueError(f"plain greedy search only; got {sorted(kwargs)}")
-        mask = kwargs.get("attention_mask")
-        limits = None
-        if self.config.max_length_factor > 0:
-            limits = length_limits(torch.ones_like(input_ids) if mask is None else mask, self.config.max_length_factor)
-        max_new_tokens = kwargs.get("max_new_tokens")
-        if max_new_tokens is None:
-            max_new_tokens = int(limits.max()) + 1
-        suppress = list(self.generation_config.suppress_tokens or [])
-        return greedy_decode(self, input_ids, mask, limits, max_new_tokens, suppress)
+        return decode_plain(self, input_ids, kwargs)
 
 
 def load_greedy(folder: str | Path, config: Any, *, device: str, dtype: str, quantize: str | None,

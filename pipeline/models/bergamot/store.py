@@ -25,7 +25,7 @@ from pathlib import Path
 
 from pipeline.errors import ModelError, OutputError
 from pipeline.models.manifest import MANIFEST, verify_folder, write_manifest
-from pipeline.textio import ensure_dir, output_error
+from pipeline.textio import ensure_dir, output_error, publish_folder
 
 __all__ = [
     "DIRECTIONS",
@@ -134,7 +134,7 @@ def import_bergamot(
             write_manifest(staging)
             # Another process may have finished the same model meanwhile; keep theirs.
             if force or not _usable(final, quiet=True):
-                _publish(staging, final)
+                publish_folder(staging, final, usable=lambda folder: _usable(folder, quiet=True))
         except OSError as err:  # the disk filled up, most likely: the half model goes with the staging folder
             raise output_error(err, final, "model") from err
         except SafetensorError as err:  # safetensors' own I/O error ("No space left on device (os error 28)")
@@ -204,25 +204,3 @@ def _usable(folder: Path, quiet: bool = False) -> bool:
         return False
     return True
 
-
-def _publish(staging: Path, final: Path) -> None:
-    # mkdtemp made the folder private; give it the permissions a plain mkdir would.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(staging, 0o777 & ~umask)
-    for path in staging.iterdir():
-        os.chmod(path, 0o666 & ~umask)
-    # rename() cannot replace a non-empty folder: move the old one aside first.
-    old = None
-    if final.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=final.parent))
-        os.replace(final, old / final.name)
-    try:
-        os.replace(staging, final)
-    except OSError:
-        # Another process published the same model just now; theirs is as good as ours.
-        if not _usable(final, quiet=True):
-            raise
-    finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
