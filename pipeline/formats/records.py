@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,19 +83,15 @@ class JsonlFormat:
 
     def write(self, document: Document, translations: Sequence[Unit], options: FormatOptions) -> str:
         data: _Data = document.data
-        lines = list(data.lines)
-        for source, unit, row in zip(document.units, translations, data.rows, strict=True):
-            if unit.text == source.text:
-                continue
-            line, end = lines[row]
-            bom = "\ufeff" if line.startswith("\ufeff") else ""
-            record = json.loads(line.removeprefix("\ufeff"))
+
+        def rewrite(line: str, text: str) -> str:
+            record = json.loads(line)
             compact = json.dumps(record, ensure_ascii=False, separators=(",", ":")) == line.strip() or json.dumps(
                 record, separators=(",", ":")) == line.strip()
-            _assign(record, data.key, unit.text)
-            out = json.dumps(record, ensure_ascii=False, separators=(",", ":") if compact else None)
-            lines[row] = (bom + out, end)
-        return "".join(line + end for line, end in lines)
+            _assign(record, data.key, text)
+            return json.dumps(record, ensure_ascii=False, separators=(",", ":") if compact else None)
+
+        return _rewritten(document, translations, rewrite)
 
 
 class TsvFormat:
@@ -129,16 +125,27 @@ class TsvFormat:
 
     def write(self, document: Document, translations: Sequence[Unit], options: FormatOptions) -> str:
         data: _Data = document.data
-        lines = list(data.lines)
-        for source, unit, row in zip(document.units, translations, data.rows, strict=True):
-            if unit.text == source.text:
-                continue
-            line, end = lines[row]
-            bom = "\ufeff" if line.startswith("\ufeff") else ""
-            cells = line.removeprefix("\ufeff").split("\t")
-            cells[data.key] = re.sub(r"[\t\r\n]+", " ", unit.text)
-            lines[row] = (bom + "\t".join(cells), end)
-        return "".join(line + end for line, end in lines)
+
+        def rewrite(line: str, text: str) -> str:
+            cells = line.split("\t")
+            cells[data.key] = re.sub(r"[\t\r\n]+", " ", text)
+            return "\t".join(cells)
+
+        return _rewritten(document, translations, rewrite)
+
+
+def _rewritten(document: Document, translations: Sequence[Unit], rewrite: Callable[[str, str], str]) -> str:
+    """The file with each record whose translation changed rewritten by ``rewrite(line, translation)``;
+    every other line, and each line's end and byte-order mark, as it was."""
+    data: _Data = document.data
+    lines = list(data.lines)
+    for source, unit, row in zip(document.units, translations, data.rows, strict=True):
+        if unit.text == source.text:
+            continue
+        line, end = lines[row]
+        bom = "\ufeff" if line.startswith("\ufeff") else ""
+        lines[row] = (bom + rewrite(line.removeprefix("\ufeff"), unit.text), end)
+    return "".join(line + end for line, end in lines)
 
 
 def _column(header: list[str], field: str | None, name: str, line: int) -> tuple[int, bool]:
