@@ -320,12 +320,26 @@ def _translate_lines(args: argparse.Namespace, translator: Any, lines: list[str]
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from pipeline.align import check_alignment
     from pipeline.evaluate import score_corpus
+    from pipeline.metrics import METRIC_NAMES, check_metrics
     from pipeline.reports import render_scores
 
+    metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip()) if args.metrics else METRIC_NAMES
+    check_metrics(metrics)
+    options = {}
+    if "comet" in metrics:
+        from pipeline.comet import CometSettings
+
+        given = {"model": args.comet_model, "python": args.comet_python}
+        options["comet"] = CometSettings.from_options({k: v for k, v in given.items() if v is not None})
     hypotheses = _evaluated_lines(args.file, args.tgt)
     references = [_evaluated_lines(path, args.tgt) for path in args.refs]
-    check_alignment(hypotheses, references, names=[args.file if args.file != "-" else "<stdin>", *args.refs])
-    scores = score_corpus(hypotheses, references, args.tgt)
+    names = [args.file if args.file != "-" else "<stdin>", *args.refs]
+    sources = None
+    if args.source is not None:
+        sources = _evaluated_lines(args.source, args.tgt)
+        check_alignment(hypotheses, [*references, sources], names=[*names, args.source])
+    check_alignment(hypotheses, references, names=names)
+    scores = score_corpus(hypotheses, references, args.tgt, metrics, sources=sources, options=options)
     _write(render_scores(args.format, scores))
     return 0
 

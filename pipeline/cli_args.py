@@ -138,6 +138,13 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--tgt", required=True, help="target language (picks the tokenizer for zh/ja/ko)")
     ev.add_argument("--format", choices=tuple(SCORE_FORMATS), default=next(iter(SCORE_FORMATS)),
                     help="; ".join(f"{f.name}: {f.description}" for f in SCORE_FORMATS.values()))
+    ev.add_argument("--metrics", default=None, metavar="M,M",
+                    help="comma-separated metrics (default: bleu,chrf,chrf++,ter; also: comet)")
+    ev.add_argument("--source", default=None, metavar="SRC", help="the source sentences (COMET needs them)")
+    ev.add_argument("--comet-model", default=None, metavar="ID|PATH",
+                    help="COMET checkpoint: a hub id (default Unbabel/wmt22-comet-da) or a local folder or .ckpt")
+    ev.add_argument("--comet-python", default=None, metavar="PYTHON",
+                    help="the Python of COMET's own environment (default: $MTPIPE_COMET_PYTHON)")
     ev.add_argument("file", nargs="?", default="-", metavar="HYP", help="hypotheses; - or nothing for stdin")
 
     run = sub.add_parser("run", help="run a job file", formatter_class=fmt, parents=[verbosity],

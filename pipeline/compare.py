@@ -70,8 +70,10 @@ def build_comparison(
                 testsets.append(TestSetResult(corpus.name, corpus.src_lang, tgt, [], [], error=error))
             continue
         for tgt in corpus.tgt_langs:
-            testsets.append(_testset(prepared[corpus.name], tgt, job, baseline, method=method, n=n, seed=seed))
-    return Comparison(job=config.name, baseline=baseline, systems=systems, testsets=testsets, method=method)
+            testsets.append(_testset(prepared[corpus.name], tgt, job, baseline, method=method, n=n, seed=seed,
+                                     metrics=config.metrics, options=dict(config.metric_options)))
+    return Comparison(job=config.name, baseline=baseline, systems=systems, testsets=testsets, method=method,
+                      metrics=config.metrics)
 
 
 def _settings(system: SystemConfig) -> dict[str, object]:
@@ -79,7 +81,8 @@ def _settings(system: SystemConfig) -> dict[str, object]:
 
 
 def _testset(
-    corpus: PreparedCorpus, tgt: str, job: JobResult, baseline: str, *, method: Method, n: int | None, seed: int
+    corpus: PreparedCorpus, tgt: str, job: JobResult, baseline: str, *, method: Method, n: int | None, seed: int,
+    metrics: tuple[str, ...], options: dict[str, Any],
 ) -> TestSetResult:
     name, src = corpus.config.name, corpus.config.src_lang
     tasks = [t for t in job.tasks if t.corpus == name and t.tgt_lang == tgt]
@@ -104,7 +107,8 @@ def _testset(
     if hypotheses:
         ordered = dict(sorted(hypotheses.items(), key=lambda item: item[0] != baseline))
         stats = compare_systems(
-            ordered, references, tgt, method=method, n=n, seed=seed, paired=baseline in hypotheses and len(ordered) > 1
+            ordered, references, tgt, method=method, n=n, seed=seed, paired=baseline in hypotheses and len(ordered) > 1,
+            metrics=metrics, sources=sources, options=options,
         )
     # Each system's chrF per segment, for the reports' sentence browser.
     sentence_chrf = {

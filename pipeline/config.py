@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from pipeline.backends import backend_for
 from pipeline.engines import ENGINES
 from pipeline.errors import ConfigError, InputError, PipelineError
 from pipeline.languages import parse_language
+from pipeline.metrics import METRIC_NAMES, METRICS, check_metrics
 from pipeline.models import DTYPES, QUANTIZE
 from pipeline.outputs import Task, check_name, check_output_names
 from pipeline.textio import read_text
@@ -132,6 +134,8 @@ class JobConfig:
     systems: tuple[SystemConfig, ...]
     output_dir: Path
     engine: EngineConfig = EngineConfig()
+    metrics: tuple[str, ...] = METRIC_NAMES  # what every task is scored with
+    metric_options: Mapping[str, Any] = field(default_factory=dict)  # by metric name: {"comet": CometSettings}
 
     @property
     def name(self) -> str:
@@ -142,7 +146,7 @@ class JobConfig:
 # key -> (required, python types accepted)
 _TOP_KEYS = {
     "corpora": (True, list), "systems": (True, list), "output": (False, dict), "engine": (False, str),
-    "ray": (False, dict),
+    "ray": (False, dict), "metrics": (False, list), "comet": (False, dict),
 }
 _OUTPUT_KEYS = {"dir": (False, str)}
 _RAY_KEYS = {"address": (False, str), "actors": (False, int), "cpus_per_actor": (False, (int, float)),
@@ -226,8 +230,31 @@ def parse_config(data: dict[str, Any], path: Path) -> JobConfig:
     check_output_names((Task(corpus.name, corpus.src_lang, tgt, system.name, corpus.document_suffix)
                         for system in systems for corpus in corpora for tgt in targets(corpus, system)), path.name)
     out_dir = Path(output["dir"]) if "dir" in output else Path("runs") / path.stem
+    metrics, options = _metrics(data, base, path.name)
     return JobConfig(path=path, corpora=corpora, systems=systems, output_dir=_resolve(base, out_dir),
-                     engine=_engine(data, path.name))
+                     engine=_engine(data, path.name), metrics=metrics, metric_options=options)
+
+
+def _metrics(data: dict[str, Any], base: Path, where: str) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """The job's ``metrics`` list (default: BLEU, chrF, chrF++ and TER) and the ``[comet]`` settings."""
+    names = data.get("metrics", list(METRIC_NAMES))
+    if not names or not all(isinstance(name, str) for name in names):
+        raise ConfigError(f"{where}: metrics must be a list of metric names (known: {', '.join(METRICS)})")
+    try:
+        check_metrics(names)
+    except ConfigError as err:
+        raise ConfigError(f"{where}: {err.message}") from err
+    options: dict[str, Any] = {}
+    if "comet" in data and "comet" not in names:
+        raise ConfigError(f"{where}: [comet] is set but 'comet' is not in metrics")
+    if "comet" in names:
+        from pipeline.comet import CometSettings
+
+        try:
+            options["comet"] = CometSettings.from_options(data.get("comet"), base)
+        except ConfigError as err:
+            raise ConfigError(f"{where}: {err.message}", hint=err.hint) from err
+    return tuple(dict.fromkeys(names)), options
 
 
 def targets(corpus: CorpusConfig, system: SystemConfig) -> list[str]:

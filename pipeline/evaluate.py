@@ -6,8 +6,9 @@ pairing hypotheses with references is :mod:`pipeline.align`'s job.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pipeline.align import check_alignment
 from pipeline.metrics import METRIC_NAMES, check_metrics, metric_for
@@ -47,6 +48,8 @@ def score_corpus(
     metrics: Sequence[str] = METRIC_NAMES,
     *,
     tokenize: str | None = None,
+    sources: Sequence[str] | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> dict[str, Score]:
     """Corpus-level scores with their signatures.
 
@@ -56,6 +59,8 @@ def score_corpus(
         tgt_lang: the target language.
         metrics: names from :data:`pipeline.metrics.METRICS`.
         tokenize: override BLEU's tokenizer (see :func:`pipeline.metrics.metric_for`).
+        sources: the source sentences, for COMET.
+        options: settings by metric name, for COMET (see :func:`pipeline.metrics.metric_for`).
 
     Returns:
         ``{metric name: Score}`` in the order of ``metrics``.
@@ -70,7 +75,8 @@ def score_corpus(
     check_metrics(metrics)
     check_alignment(hypotheses, references)
     hyps, refs = list(hypotheses), [list(stream) for stream in references]
-    scorers = {name: metric_for(name, tgt_lang, tokenize=tokenize) for name in metrics}
+    scorers = {name: metric_for(name, tgt_lang, tokenize=tokenize, sources=sources, options=options)
+               for name in metrics}
     if "ter" in scorers:  # a line too long for TER is refused before any metric runs
         scorers["ter"].check_lines(hyps, refs)
     scores = {}

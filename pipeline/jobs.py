@@ -20,6 +20,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from pipeline.engines import Engine, open_engine
 from pipeline.errors import ConfigError, OutputError, PipelineError
 from pipeline.journal import Journal, read_finished, task_identity, write_meta
 from pipeline.measure import Speed, measure
+from pipeline.metrics import METRIC_NAMES
 from pipeline.outputs import rounded_qe, task_files, task_stem, write_task_outputs
 from pipeline.progress import Progress, ProgressCallback, batch_progress
 from pipeline.textio import ensure_dir, write_text_atomic
@@ -166,7 +168,8 @@ def run_job(
                     tasks.append(_failed(system, corpus, tgt, error))
                     continue
                 try:
-                    tasks.append(_run_task(translator, system, corpus, tgt, out_dir, cache, progress))
+                    tasks.append(_run_task(translator, system, corpus, tgt, out_dir, cache, progress,
+                                           metrics=(config.metrics, config.metric_options)))
                 except PipelineError as err:
                     if not keep_going or isinstance(err, OutputError):  # a full disk fails every system alike
                         raise
@@ -230,6 +233,7 @@ def _run_task(
     out_dir: Path,
     cache: TranslationCache | None = None,
     progress: ProgressCallback | None = None,
+    metrics: tuple[Sequence[str], Mapping[str, Any]] = (METRIC_NAMES, {}),
 ) -> TaskResult:
     from pipeline.align import align_document
     from pipeline.evaluate import score_corpus
@@ -280,13 +284,16 @@ def _run_task(
     scores: dict[str, Any] = {}
     refs = corpus.references.get(tgt)
     if refs:
-        hyps, aligned_refs, level = hypotheses, refs, "segment"
+        names, options = metrics
+        hyps, aligned_refs, level, sources = hypotheses, refs, "segment", list(corpus.segments)
         if corpus.paragraph_ids is not None:
             alignment = align_document(hypotheses, corpus.paragraph_ids, refs, tgt_lang=tgt)
             hyps, aligned_refs, level, note = (
                 alignment.hypotheses, alignment.references, alignment.level, alignment.note
             )
-        scores = score_corpus(hyps, aligned_refs, tgt)
+            if level == "paragraph":  # the sources joined the same way, for COMET
+                sources = align_document(sources, corpus.paragraph_ids, refs, tgt_lang=src).hypotheses
+        scores = score_corpus(hyps, aligned_refs, tgt, names, sources=sources, options=options)
     return TaskResult(
         corpus=corpus.config.name,
         system=system.name,

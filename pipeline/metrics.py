@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -83,7 +83,8 @@ and 28 s, 2,000 x 2,000 0.31 GB and 78 s, 4,000 x 4,000 0.61 GB and 267 s.
 """
 
 Builder = Callable[..., "Metric"]
-"""``builder(language, *, sentence, tokenize, references) -> sacrebleu Metric``."""
+"""``builder(language, *, sentence, tokenize, references) -> sacrebleu Metric``; a metric that
+needs the sources (COMET) also gets ``sources=`` and ``options=`` (its settings)."""
 
 
 @dataclass(frozen=True)
@@ -95,20 +96,26 @@ class MetricSpec:
         label: its display name in the reports (``BLEU``).
         higher_is_better: ``False`` for error rates (TER).
         build: makes the configured sacrebleu metric (see :func:`metric_for`).
+        default: computed when no metrics are named (COMET is not: it needs a model and its own environment).
+        needs_sources: scores with the source sentences too (COMET).
     """
 
     name: str
     label: str
     higher_is_better: bool
     build: Builder
+    default: bool = True
+    needs_sources: bool = False
 
 
 METRICS: dict[str, MetricSpec] = {}
 """Every metric by name, in report order (the order of registration)."""
 
 
-def register_metric(name: str, *, label: str, higher_is_better: bool) -> Callable[[Builder], Builder]:
-    """Register a metric builder under ``name`` (a decorator).
+def register_metric(
+    name: str, *, label: str, higher_is_better: bool, default: bool = True, needs_sources: bool = False
+) -> Callable[[Builder], Builder]:
+    """Register a metric builder under ``name`` (a decorator; see :class:`MetricSpec` for the flags).
 
     Raises:
         ValueError: the name is taken.
@@ -117,7 +124,7 @@ def register_metric(name: str, *, label: str, higher_is_better: bool) -> Callabl
     def register(build: Builder) -> Builder:
         if name in METRICS:
             raise ValueError(f"metric {name!r} is already registered")
-        METRICS[name] = MetricSpec(name, label, higher_is_better, build)
+        METRICS[name] = MetricSpec(name, label, higher_is_better, build, default, needs_sources)
         return build
 
     return register
@@ -141,6 +148,8 @@ def metric_for(
     sentence: bool = False,
     tokenize: str | None = None,
     references: Sequence[Sequence[str]] | None = None,
+    sources: Sequence[str] | None = None,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Metric:
     """Build the sacrebleu metric object for a metric name and a target language.
 
@@ -154,6 +163,8 @@ def metric_for(
         tokenize: override BLEU's tokenizer (e.g. ``flores200``); ignored by other metrics.
         references: one stream per reference, preprocessed once now (sacrebleu's ``references=``)
             so that scoring several systems does not preprocess them again.
+        sources: the source sentences, for a metric that needs them (COMET).
+        options: settings by metric name (``{"comet": {"model": ..., "python": ...}}``), for COMET.
 
     Returns:
         A ``sacrebleu.metrics`` ``BLEU``, ``CHRF`` or ``TER`` instance. The TER
@@ -161,11 +172,19 @@ def metric_for(
 
     Raises:
         ConfigError: the metric name or the tokenizer is unknown, or ``$MTPIPE_TER_MAX_CELLS`` is not a number.
+        InputError: the metric needs the sources and none were given.
         LanguageError: the language code is unknown.
     """
     check_metrics([name])
+    spec = METRICS[name]
     language = tgt_lang if isinstance(tgt_lang, Language) else parse_language(tgt_lang)
-    return METRICS[name].build(language, sentence=sentence, tokenize=tokenize, references=references)
+    if not spec.needs_sources:
+        return spec.build(language, sentence=sentence, tokenize=tokenize, references=references)
+    if sources is None:
+        raise InputError(f"{spec.label} scores with the source sentences, and none were given",
+                         hint="mtpipe evaluate: add --source FILE")
+    return spec.build(language, sentence=sentence, tokenize=tokenize, references=references,
+                      sources=sources, options=(options or {}).get(name))
 
 
 # --------------------------------------------------------------------------
@@ -202,8 +221,17 @@ def _ter(language: Language, *, sentence: bool, tokenize: str | None, references
     return _bounded_ter()(normalized=asian, asian_support=asian, max_cells=ter_max_cells(), references=references)
 
 
-METRIC_NAMES: tuple[str, ...] = tuple(METRICS)
-"""The registered metrics' names, in report order (the default set to compute)."""
+@register_metric("comet", label="COMET", higher_is_better=True, default=False, needs_sources=True)
+def _comet(language: Language, *, sentence: bool, tokenize: str | None, references: Any, sources: Sequence[str],
+           options: Mapping[str, Any] | None) -> Metric:
+    from pipeline.comet import CometSettings, comet_metric
+
+    settings = options if isinstance(options, CometSettings) else CometSettings.from_options(options)
+    return comet_metric(settings, sources, references)
+
+
+METRIC_NAMES: tuple[str, ...] = tuple(name for name, spec in METRICS.items() if spec.default)
+"""The default metrics' names, in report order (BLEU, chrF, chrF++, TER; COMET only when named)."""
 
 
 # --------------------------------------------------------------------------

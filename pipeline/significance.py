@@ -28,16 +28,13 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pipeline.align import check_alignment
 from pipeline.errors import ConfigError, InputError
 from pipeline.evaluate import clean_score
 from pipeline.metrics import METRIC_NAMES, METRICS, metric_for
 from pipeline.sacrebleu_compat import seed_paired_test
-
-if TYPE_CHECKING:
-    from sacrebleu.metrics.base import Metric
 
 __all__ = [
     "DEFAULT_SAMPLES",
@@ -123,6 +120,8 @@ def compare_systems(
     alpha: float = 0.05,
     paired: bool = True,
     tokenize: str | None = None,
+    sources: Sequence[str] | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> dict[str, dict[str, SystemStat]]:
     """Score systems on one test set, with 95% confidence intervals and paired tests against the baseline.
 
@@ -139,6 +138,8 @@ def compare_systems(
         paired: ``False`` to skip the tests (e.g. the baseline failed on this test set): every
             system gets its score and interval (sacrebleu's ``--confidence``), and no p-value.
         tokenize: override BLEU's tokenizer (see ``metric_for``).
+        sources: the source sentences, for COMET.
+        options: settings by metric name, for COMET (see ``metric_for``).
 
     Returns:
         ``{system: {metric: SystemStat}}``, systems and metrics in the order given.
@@ -172,7 +173,8 @@ def compare_systems(
         check_alignment(lines, references, names=[f"system {system!r}"])
 
     refs = [list(stream) for stream in references]
-    scorers = {name: _scorer(name, tgt_lang, refs, tokenize) for name in metrics}
+    scorers = {name: metric_for(name, tgt_lang, tokenize=tokenize, references=refs, sources=sources, options=options)
+               for name in metrics}  # the references preprocessed once, not once per system
     samples = n or DEFAULT_SAMPLES[method]
     named = [(system, list(lines)) for system, lines in hypotheses.items()]
 
@@ -205,11 +207,6 @@ def compare_systems(
                 for position, (system, result) in enumerate(zip(names, results[key], strict=True)):
                     stats[system][metric] = _stat(result, signature, alpha, baseline_score if position else None)
     return stats
-
-
-def _scorer(name: str, tgt_lang: str, references: list[list[str]], tokenize: str | None) -> Metric:
-    # The references preprocessed once (sacrebleu's ``references=``, as its command line does), not once per system.
-    return metric_for(name, tgt_lang, tokenize=tokenize, references=references)
 
 
 def _stat(result: Any, signature: str, alpha: float, baseline_score: float | None) -> SystemStat:

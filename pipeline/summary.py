@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from pipeline.metrics import METRIC_NAMES, METRICS
+
 if TYPE_CHECKING:
     from pipeline.jobs import JobResult
 
@@ -12,9 +14,10 @@ __all__ = ["format_summary"]
 
 def format_summary(result: JobResult) -> str:
     """A plain-text table: one row per corpus, direction and system, with what its speed covers."""
-    metrics = ("bleu", "chrf", "chrf++", "ter")
+    scored = {name for task in result.tasks for name in task.scores}
+    metrics = [name for name in METRICS if name in scored] or list(METRIC_NAMES)  # the job's, in report order
     header = ["corpus", "direction", "system", "segs", "seg/s", "translated", "cached", "resumed", "MiB",
-              "BLEU", "chrF", "chrF++", "TER"]
+              *(METRICS[name].label for name in metrics)]
     rows = [header]
     for task in result.tasks:
         first = [task.corpus, f"{task.src_lang}->{task.tgt_lang}", task.system, str(task.segments)]

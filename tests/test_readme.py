@@ -21,11 +21,19 @@ def test_readme_has_the_two_setup_commands_and_ci_runs_the_test_one() -> None:
     assert test[0] in ci.splitlines()
     # The suite runs the ray engine's and the ctranslate2 backend's tests: the test command installs the extras.
     assert "'.[test,ray,ct2]'" in test[0]
+    # ... and COMET's own environment, which the COMET tests run unbabel-comet in.
+    assert "python3 -m venv .venv-comet && .venv-comet/bin/pip install -q torch==2.13.0 unbabel-comet" in test[0]
 
 
 def test_torch_is_pinned_before_the_project_install() -> None:
+    # Every pip that could pull torch in (the project, unbabel-comet) gets the pinned CPU build first.
     for command in readme_commands():
-        assert command.index("pip install -q torch==2.13.0") < command.index("pip install -q -e")
+        steps = [step.strip() for step in command.split("&&")]
+        for number, step in enumerate(steps):
+            if "unbabel-comet" in step:  # its own environment: the pin goes in the same pip call
+                assert "pip install" in step and step.index("torch==2.13.0") < step.index("unbabel-comet"), step
+            elif "pip install" in step and "-e" in step.split():
+                assert any(s.startswith("pip install -q torch==2.13.0") for s in steps[:number]), step
 
 
 def test_the_repository_reads_nothing_beside_it() -> None:

@@ -220,7 +220,7 @@ def test_markdown_escapes_names(name, shown):
             id="duplicate",
         ),
         pytest.param(
-            {"metrics": ("bleu", "comet")}, r"unknown metric 'comet' \(known: bleu, chrf, chrf\+\+, ter\)", id="metric"
+            {"metrics": ("bleu", "bleurt")}, r"unknown metric 'bleurt' \(known: bleu, chrf, chrf\+\+, ter, comet\)", id="metric"
         ),
     ],
 )

@@ -299,11 +299,11 @@ def test_intervals_hold_their_mean_and_p_values_are_probabilities(lines, seed):
         pytest.param({"alpha": 5}, ConfigError, r"alpha must be between 0 and 1, got 5", id="alpha"),
         pytest.param(
             {"metrics": ["bleu", "meteor"]}, ConfigError,
-            r"unknown metric 'meteor' \(known: bleu, chrf, chrf\+\+, ter\)", id="metric",
+            r"unknown metric 'meteor' \(known: bleu, chrf, chrf\+\+, ter, comet\)", id="metric",
         ),
         pytest.param({"tokenize": "moses"}, ConfigError, r"unknown BLEU tokenizer 'moses'", id="tokenizer"),
         pytest.param(
-            {"metrics": []}, ConfigError, r"no metrics to compute \(known: bleu, chrf, chrf\+\+, ter\)", id="no-metrics"
+            {"metrics": []}, ConfigError, r"no metrics to compute \(known: bleu, chrf, chrf\+\+, ter, comet\)", id="no-metrics"
         ),
     ],
 )

@@ -217,7 +217,8 @@ def _chart(comparison: Comparison, metric: str) -> dict[str, Any]:
     if not values:
         return {"title": metric_title(metric), "empty": True}
     # sacrebleu's intervals are symmetric, so on a few segments they can reach past what the metric can score.
-    floor, ceiling = 0.0, (math.inf if metric == "ter" else 100.0)
+    # (TER has no ceiling; COMET's regressors have no bounds at all.)
+    floor, ceiling = {"ter": (0.0, math.inf), "comet": (-math.inf, math.inf)}.get(metric, (0.0, 100.0))
     ticks = _ticks(max(min(values), floor), min(max(values), ceiling))
     low, high = max(ticks[0], floor), min(ticks[-1], ceiling)
     ticks = [tick for tick in ticks if low <= tick <= high]
