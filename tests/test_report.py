@@ -107,7 +107,7 @@ def test_json_writes_non_finite_numbers_as_null():
     report = build_json(comparison)
     assert report["testsets"][1]["results"]["base"]["speed"] == {
         "segments_translated": 2, "segments_from_cache": 0, "segments_resumed": 0, "translation_seconds": 0.0,
-        "segments_per_s": None, "tokens_per_s": None, "peak_rss_mb": 1.0,
+        "segments_per_s": None, "tokens_per_s": None, "peak_rss_mb": 1.0, "time_vs_baseline": None,
     }
     json.dumps(report, allow_nan=False)
 
@@ -125,9 +125,21 @@ def test_json_speed_is_null_when_nothing_was_translated():
     results = build_json(null_speed_comparison())["testsets"][1]["results"]
     assert results["base"]["speed"] == {
         "segments_translated": 0, "segments_from_cache": 2, "segments_resumed": 0, "translation_seconds": 0.0,
-        "segments_per_s": None, "tokens_per_s": None, "peak_rss_mb": 300.0,
+        "segments_per_s": None, "tokens_per_s": None, "peak_rss_mb": 300.0, "time_vs_baseline": None,
     }
     assert results["big"]["speed"]["segments_resumed"] == 2 and results["big"]["speed"]["segments_per_s"] is None
+    # Without the baseline's rate there is no factor, for any system on that test set.
+    assert results["tiny"]["speed"]["time_vs_baseline"] is None
+
+
+def test_json_gives_each_systems_time_as_a_multiple_of_the_baselines():
+    flores, news = (testset["results"] for testset in build_json(small_comparison())["testsets"][:2])
+    # The fixture's rates (segments/s): flores base 14.2, big 3.1 (tiny failed); news 15.0, 3.4, 40.5.
+    assert flores["base"]["speed"]["time_vs_baseline"] == 1.0
+    assert flores["big"]["speed"]["time_vs_baseline"] == pytest.approx(14.2 / 3.1)
+    assert flores["tiny"]["speed"] is None
+    assert news["big"]["speed"]["time_vs_baseline"] == pytest.approx(15.0 / 3.4)
+    assert news["tiny"]["speed"]["time_vs_baseline"] == pytest.approx(15.0 / 40.5)
 
 
 def test_json_has_each_systems_quality_estimates_and_the_segments_to_check():
@@ -170,10 +182,11 @@ def test_markdown_says_what_a_speed_covers_and_why_one_is_missing():
     speed = text[text.index("## Speed"):text.index("## Signatures")]
     assert "cover only the segments the model translated" in speed
     assert ("| System | Test set | segments/s (translated segments only) | tokens/s (translated segments only) "
-            "| translated | from cache | resumed | peak memory (MiB) |") in speed
-    assert "| base | news (en→de) | —, all from cache | — | 0 | 2 | 0 | 300 |" in speed
-    assert "| big | news (en→de) | —, all resumed | — | 0 | 0 | 2 | — |" in speed
-    assert "| base | flores (en→pt) | 14.2 | 402.5 | 3 | 0 | 0 | 1210 |" in speed
+            "| translated | from cache | resumed | peak memory (MiB) | time vs baseline |") in speed
+    assert "| base | news (en→de) | —, all from cache | — | 0 | 2 | 0 | 300 | — |" in speed
+    assert "| big | news (en→de) | —, all resumed | — | 0 | 0 | 2 | — | — |" in speed
+    assert "| base | flores (en→pt) | 14.2 | 402.5 | 3 | 0 | 0 | 1210 | 1.0x |" in speed
+    assert "| big | flores (en→pt) | 3.1 | 88.0 | 3 | 0 | 0 | 2890 | 4.6x |" in speed  # 14.2 / 3.1
 
 
 def test_markdown_counts_the_segments_to_check_per_system_with_the_threshold():
@@ -220,7 +233,8 @@ def test_markdown_escapes_names(name, shown):
             id="duplicate",
         ),
         pytest.param(
-            {"metrics": ("bleu", "bleurt")}, r"unknown metric 'bleurt' \(known: bleu, chrf, chrf\+\+, ter, comet\)", id="metric"
+            {"metrics": ("bleu", "bleurt")}, r"unknown metric 'bleurt' \(known: bleu, chrf, chrf\+\+, ter, comet\)",
+            id="metric",
         ),
     ],
 )
@@ -349,7 +363,7 @@ def test_html_speed_table_and_chart_say_what_they_cover():
     # A row without a figure says why, and sorts last (no data-value).
     assert ('<tr><td>base</td><td>news (en→de)</td><td data-value="">—, all from cache</td><td data-value="">—</td>'
             '<td data-value="0">0</td><td data-value="2">2</td><td data-value="0">0</td>'
-            '<td data-value="300">300</td></tr>') in section
+            '<td data-value="300">300</td><td data-value="">—</td></tr>') in section
     assert '<td data-value="">—, all resumed</td>' in section
     # The chart: a bar for each figure, scaled to the fastest; none, but the reason, for the others.
     bars = re.findall(r'<rect x="300" y="[\d.]+" width="([\d.]+)"', section)

@@ -303,7 +303,8 @@ def test_intervals_hold_their_mean_and_p_values_are_probabilities(lines, seed):
         ),
         pytest.param({"tokenize": "moses"}, ConfigError, r"unknown BLEU tokenizer 'moses'", id="tokenizer"),
         pytest.param(
-            {"metrics": []}, ConfigError, r"no metrics to compute \(known: bleu, chrf, chrf\+\+, ter, comet\)", id="no-metrics"
+            {"metrics": []}, ConfigError, r"no metrics to compute \(known: bleu, chrf, chrf\+\+, ter, comet\)",
+            id="no-metrics",
         ),
     ],
 )

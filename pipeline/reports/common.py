@@ -116,14 +116,15 @@ def problem_list(comparison: Comparison) -> list[tuple[str, str]]:
 # What the speed figures cover, said wherever they are shown.
 SPEED_COLUMNS = (
     "segments/s (translated segments only)", "tokens/s (translated segments only)",
-    "translated", "from cache", "resumed", "peak memory (MiB)",
+    "translated", "from cache", "resumed", "peak memory (MiB)", "time vs baseline",
 )
 SPEED_LEGEND = (
     "segments/s and tokens/s cover only the segments the model translated, over the model's time for them "
     "(its loading included); segments from the translation cache or resumed from an interrupted run took no "
     "model time and are counted beside them, not in them. “—, all from cache” or “—, all resumed”: the model "
-    "translated none. Peak memory: the process's peak resident memory during the task. A task finished by "
-    "an earlier run is not run again: its figures are that run's."
+    "translated none. Peak memory: the process's peak resident memory during the task. Time vs baseline: "
+    "the baseline's segments/s over the system's on the same test set (8.0x: 8 times the baseline's time per "
+    "segment). A task finished by an earlier run is not run again: its figures are that run's."
 )
 
 
@@ -135,13 +136,27 @@ def _rate_text(speed: Speed, value: float | None, digits: int = 1) -> str:
     return f"—, {reason}" if reason else "—"
 
 
-def speed_cells(speed: Speed) -> list[str]:
-    """The cells of a speed row, in :data:`SPEED_COLUMNS` order."""
+def speed_cells(speed: Speed, factor: float | None = None) -> list[str]:
+    """The cells of a speed row, in :data:`SPEED_COLUMNS` order (``factor``: :func:`time_vs_baseline`)."""
     return [
         _rate_text(speed, speed.segments_per_s), format_number(speed.tokens_per_s, 1),
         str(speed.segments_translated), str(speed.segments_from_cache), str(speed.segments_resumed),
-        format_number(speed.peak_rss_mb, 0),
+        format_number(speed.peak_rss_mb, 0), "—" if factor is None else f"{factor:.1f}x",
     ]
+
+
+def time_vs_baseline(comparison: Comparison, testset: TestSetResult, system: str) -> float | None:
+    """The baseline's segments/s over ``system``'s on a test set: its time per segment as a multiple of the baseline's.
+
+    ``None`` where either has no rate (all from cache or resumed, or failed).
+    """
+    own, base = testset.speed.get(system), testset.speed.get(comparison.baseline)
+    if own is None or base is None or comparison.problem(testset, comparison.baseline):
+        return None
+    mine, theirs = own.segments_per_s, base.segments_per_s
+    if not (mine and theirs and math.isfinite(mine) and math.isfinite(theirs)):
+        return None
+    return theirs / mine
 
 
 QE_COLUMNS = ("threshold", "marked “check”")

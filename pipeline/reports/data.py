@@ -6,7 +6,7 @@ import json
 import math
 from typing import Any
 
-from pipeline.reports.common import SCHEMA_VERSION
+from pipeline.reports.common import SCHEMA_VERSION, time_vs_baseline
 from pipeline.reports.formats import register_format
 from pipeline.results import Comparison
 from pipeline.significance import SystemStat
@@ -53,7 +53,10 @@ def build_json(comparison: Comparison) -> dict[str, Any]:
                 "scores": {
                     metric: _stat_json(stats[metric], metric) for metric in comparison.metrics if metric in stats
                 },
-                "speed": None if speed is None else {key: _number(value) for key, value in speed.to_json().items()},
+                "speed": None if speed is None else {
+                    **{key: _number(value) for key, value in speed.to_json().items()},
+                    "time_vs_baseline": _number(time_vs_baseline(comparison, testset, system.name)),
+                },
             }
             check = comparison.to_check(testset, system.name)
             if check is not None:  # only then: a report without estimates keeps its old layout

@@ -19,6 +19,7 @@ from pipeline.reports.common import (
     signature_list,
     speed_cells,
     testset_label,
+    time_vs_baseline,
 )
 from pipeline.reports.formats import register_format
 from pipeline.results import Comparison
@@ -75,7 +76,7 @@ def render_markdown(comparison: Comparison) -> str:
                 continue
             out.append(
                 f"| {_md(system.name)} | {_md(testset_label(testset))} | "
-                + " | ".join(map(_md, speed_cells(speed))) + " |"
+                + " | ".join(map(_md, speed_cells(speed, time_vs_baseline(comparison, testset, system.name)))) + " |"
             )
     out.append("")
 

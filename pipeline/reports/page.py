@@ -25,6 +25,7 @@ from pipeline.reports.common import (
     speed_cells,
     testset_direction,
     testset_label,
+    time_vs_baseline,
 )
 from pipeline.reports.formats import register_format
 from pipeline.results import Comparison, Speed
@@ -141,9 +142,10 @@ def _speed_rows(comparison: Comparison) -> list[dict[str, Any]]:
         for testset in comparison.testsets:
             speed = testset.speed.get(system.name)
             if speed is not None and not comparison.problem(testset, system.name):
-                cells = speed_cells(speed)
+                factor = time_vs_baseline(comparison, testset, system.name)
+                cells = speed_cells(speed, factor)
                 values = [speed.segments_per_s, speed.tokens_per_s, speed.segments_translated,
-                          speed.segments_from_cache, speed.segments_resumed, speed.peak_rss_mb]
+                          speed.segments_from_cache, speed.segments_resumed, speed.peak_rss_mb, factor]
                 rows.append({
                     "system": system.name,
                     "testset": testset_label(testset),
