@@ -11,7 +11,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -111,17 +110,37 @@ def test_the_default_model_of_each_direction() -> None:
 # --------------------------------------------------------------------------
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+@pytest.fixture
+def dropping_hub() -> Iterator[tuple[str, list[str]]]:
+    """A hub that reads each request's first line, then hangs up: its address, and those lines."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    taken: list[str] = []
+    running = True
+
+    def serve() -> None:
+        while running:
+            try:
+                connection, _ = server.accept()
+            except TimeoutError:
+                continue
+            with connection:
+                connection.settimeout(5)
+                taken.append(connection.recv(4096).decode("latin-1").split("\r\n", 1)[0])
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}", taken
+    finally:
+        running = False
+        thread.join()
+        server.close()
 
 
-def mtpipe(argv: list[str], env: dict[str, str], stdin: str = "") -> tuple[subprocess.CompletedProcess[str], float]:
-    start = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "pipeline", *argv], input=stdin, capture_output=True, text=True,
+def mtpipe(argv: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pipeline", *argv], input=stdin, capture_output=True, text=True,
                           check=False, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **env}, timeout=120)
-    return proc, time.monotonic() - start
 
 
 def hub_env(tmp_path: Path, endpoint: str) -> dict[str, str]:
@@ -131,21 +150,23 @@ def hub_env(tmp_path: Path, endpoint: str) -> dict[str, str]:
 
 
 # Before, huggingface_hub retried an unreachable hub for about 25 s per file (5 retries, 1 to 8 s apart).
-# A bound far above a normal start (a few seconds) and far below that.
-FAST = 15.0
+# Now mtpipe asks it once, without retries: the tests count the connections, not the seconds.
 
 
 @pytest.mark.slow
-def test_an_unreachable_hub_fails_fast_with_a_hint(tmp_path: Path) -> None:
-    env = {**hub_env(tmp_path, f"http://127.0.0.1:{closed_port()}"), "HF_HUB_OFFLINE": "0"}
-    proc, seconds = mtpipe(["translate", "--model", "nobody/no-such-model", "--src", "en", "--tgt", "de"], env, "Hi.\n")
+def test_an_unreachable_hub_fails_fast_with_a_hint(tmp_path: Path, dropping_hub: tuple[str, list[str]]) -> None:
+    address, taken = dropping_hub
+    env = {**hub_env(tmp_path, address), "HF_HUB_OFFLINE": "0"}
+    proc = mtpipe(["translate", "--model", "nobody/no-such-model", "--src", "en", "--tgt", "de"], env, "Hi.\n")
     assert proc.returncode == 1, proc.stderr
     error, hint = proc.stderr.splitlines()[-2:]
     assert error.startswith("error: model 'nobody/no-such-model' is not a local folder, is not in the local Hugging "
-                            "Face cache") and "the hub cannot be reached (ConnectError" in error
+                            "Face cache") and "the hub cannot be reached (" in error
     assert hint.startswith("hint: pass a local model folder") and "HF_HUB_OFFLINE=1" in hint
     assert "Retrying" not in proc.stderr and "Traceback" not in proc.stderr
-    assert seconds < FAST, f"took {seconds:.1f} s"
+    # Asked once for the model, never retried (huggingface_hub makes calls of its own, e.g. /api/agent-harnesses).
+    asked = [line for line in taken if "/nobody/" in line]
+    assert asked == ["HEAD /nobody/no-such-model/resolve/main/config.json HTTP/1.1"]
 
 
 def cache_as_hub(tmp_path: Path, model: Path, repo_id: str) -> None:
@@ -159,16 +180,19 @@ def cache_as_hub(tmp_path: Path, model: Path, repo_id: str) -> None:
 
 @pytest.mark.slow
 def test_a_cached_hub_model_translates_offline_without_waiting(
-    tmp_path: Path, tiny_model: Callable[[str], Path]
+    tmp_path: Path, tiny_model: Callable[[str], Path], dropping_hub: tuple[str, list[str]]
 ) -> None:
     cache_as_hub(tmp_path, tiny_model("marian"), "nobody/tiny-en-de")
-    env = {**hub_env(tmp_path, f"http://127.0.0.1:{closed_port()}"), "MTPIPE_CACHE": str(tmp_path / "c.sqlite3")}
+    address, taken = dropping_hub
+    env = {**hub_env(tmp_path, address), "MTPIPE_CACHE": str(tmp_path / "c.sqlite3")}
     argv = ["-v", "translate", "--model", "nobody/tiny-en-de", "--src", "en", "--tgt", "de", "--max-length", "4"]
-    proc, seconds = mtpipe(argv, env, "Hello.\nThe rover.\n")
+    proc = mtpipe(argv, env, "Hello.\nThe rover.\n")
     assert proc.returncode == 0, proc.stderr
     assert len(proc.stdout.splitlines()) == 2
     assert "hub cannot be reached" in proc.stderr and "from the local cache" in proc.stderr
-    assert seconds < FAST, f"took {seconds:.1f} s"
+    # One probe; then the tokenizer and the weights load from the folder, not the hub.
+    asked = [line for line in taken if "/nobody/" in line]
+    assert asked == ["HEAD /nobody/tiny-en-de/resolve/main/config.json HTTP/1.1"]
 
 
 class _NotFound(BaseHTTPRequestHandler):
@@ -200,7 +224,7 @@ def answering_hub() -> Iterator[str]:
 @pytest.mark.slow
 def test_a_hub_that_answers_is_asked_as_before(tmp_path: Path, answering_hub: str) -> None:
     # The reachability check must not take an online hub's answer for an outage.
-    proc, _ = mtpipe(["translate", "--model", "nobody/no-such-model", "--src", "en", "--tgt", "de"],
+    proc = mtpipe(["translate", "--model", "nobody/no-such-model", "--src", "en", "--tgt", "de"],
                      hub_env(tmp_path, answering_hub), "Hi.\n")
     assert proc.returncode == 1
     assert ("error: model 'nobody/no-such-model' is not a built-in name, a local folder or a model on the Hugging "
