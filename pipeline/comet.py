@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -109,7 +110,7 @@ class CometSettings:
                 raise ConfigError(f"COMET model: no such checkpoint file or folder: {local}")
             model = str(local.resolve())
         python = options.get("python")
-        if python is not None and _looks_like_path(python):
+        if python is not None and ("/" in python or python.startswith("~")):  # else a command on the PATH
             python = str((base or Path.cwd()) / Path(python).expanduser())
         return cls(model=model, python=python, batch_size=options.get("batch_size", 16))
 
@@ -135,7 +136,7 @@ class CometSettings:
                 "the COMET metric needs unbabel-comet in its own Python environment (it requires transformers<5)",
                 hint=SETUP,
             )
-        path = Path(python).expanduser()
+        path = Path(python).expanduser() if "/" in python else Path(shutil.which(python) or python)
         if not (path.is_file() and os.access(path, os.X_OK)):
             raise ConfigError(f"COMET's Python {python} is not an executable file", hint=SETUP)
         return str(path)

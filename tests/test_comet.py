@@ -110,6 +110,17 @@ def test_without_an_interpreter_the_error_says_how_to_make_one(monkeypatch: pyte
     monkeypatch.setenv(COMET_PYTHON_ENV, "/no/such/python")
     with pytest.raises(ConfigError, match="not an executable file"):
         CometSettings().interpreter()
+    monkeypatch.setenv(COMET_PYTHON_ENV, "no-such-python-on-the-path")
+    with pytest.raises(ConfigError, match="not an executable file"):
+        CometSettings().interpreter()
+
+
+def test_a_python_is_a_path_from_the_job_folder_or_a_command_on_the_path(tmp_path: Path) -> None:
+    settings = CometSettings.from_options({"python": "env/bin/python"}, tmp_path)
+    assert settings.python == str(tmp_path / "env" / "bin" / "python")
+    named = CometSettings.from_options({"python": Path(sys.executable).name}, tmp_path)
+    assert named.python == Path(sys.executable).name
+    assert Path(named.interpreter()).is_file()  # found on the PATH (the test runs in its venv's Python)
 
 
 def test_a_python_without_comet_is_a_config_error(tmp_path: Path) -> None:
