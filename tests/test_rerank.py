@@ -28,6 +28,28 @@ def test_a_pairs_score_does_not_depend_on_its_batch(kind: str, tiny_translator: 
     assert together == pytest.approx(alone, abs=1e-4)
 
 
+def test_token_statistics_describe_the_scored_tokens_whatever_the_batch(
+    tiny_translator: Callable[[str], object]
+) -> None:
+    from pipeline.scoring import token_statistics
+
+    translator = tiny_translator("bergamot")
+    inputs = ["The cat sleeps.", "A much longer sentence about the weather in the north today.", "Hi."]
+    outputs = ["O gato dorme.", "Uma frase muito mais longa sobre o tempo no norte hoje.", "Oi."]
+    together = token_statistics(translator, "en", "pt", inputs, outputs)
+    alone = [token_statistics(translator, "en", "pt", [i], [o])[0] for i, o in zip(inputs, outputs, strict=True)]
+    means = sequence_scores(translator, "en", "pt", inputs, outputs)
+    for row, single, mean in zip(together, alone, means, strict=True):
+        assert set(row) == {"mean", "sum", "std", "min", "entropy", "tokens"}
+        assert row == pytest.approx(single, abs=1e-4)
+        assert row["mean"] == pytest.approx(mean)
+        assert row["sum"] == pytest.approx(row["mean"] * row["tokens"], abs=1e-4)
+        assert row["min"] <= row["mean"] <= 0 and row["std"] >= 0 and row["tokens"] >= 2  # a word and </s>
+        # Entropy of a distribution over the whole vocabulary: between 0 and log(vocabulary size).
+        assert 0 <= row["entropy"] <= math.log(translator.loaded.model.config.vocab_size) + 1e-4
+    assert together[1]["tokens"] > together[0]["tokens"] > together[2]["tokens"]
+
+
 @pytest.mark.parametrize(
     ("spec", "expected"),
     [
