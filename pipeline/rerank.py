@@ -19,13 +19,15 @@ time (sampling seeded by the segment's position-free hash), so a segment's resul
 does not depend on its neighbours.
 
 :func:`quality_estimates` scores finished translations without a reference from the
-same features: forward score, reverse score and round-trip chrF.
+forward and reverse models' token statistics, the round trip and the texts, combined
+by weights fitted on FLORES (pipeline/models/qe.json) into ``qe`` on a 0-1 scale.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,8 +35,9 @@ from typing import Any
 from pipeline.errors import ConfigError
 from pipeline.scoring import sequence_scores
 
-__all__ = ["FEATURES", "METHODS", "TUNED", "Reranker", "RerankingTranslator", "check_spec", "parse_weights",
-           "quality_estimates", "register_feature", "tuned_weights"]
+__all__ = ["FEATURES", "METHODS", "QE_FEATURES", "TUNED", "Reranker", "RerankingTranslator", "check_spec",
+           "fitted_qe", "parse_weights", "qe_model", "quality_estimates", "register_feature", "text_features",
+           "tuned_weights"]
 
 METHODS = ("beam", "sample")
 """How candidates are generated."""
@@ -251,29 +254,114 @@ def _standardised(values: Sequence[float]) -> list[float]:
     return [((v if math.isfinite(v) else low) - mean) / spread for v in values]
 
 
+QE_FEATURES = ("forward", "forward_sum", "forward_std", "forward_min", "forward_entropy",
+               "reverse", "reverse_sum", "reverse_std", "reverse_min", "reverse_entropy", "round_trip",
+               "source_length", "length_ratio", "repeats", "copied", "source_word_length", "target_word_length",
+               "target_pieces_per_char", "source_pieces_per_char")
+"""The reference-free features :func:`quality_estimates` gives each translation (besides ``qe``)."""
+
+_WORD = re.compile(r"\w+")
+
+
+def qe_model(model: str) -> dict[str, Any] | None:
+    """The quality-estimate combination fitted for a built-in model (pipeline/models/qe.json), or None.
+
+    Fitted by ``benchmarks/qe.py`` on FLORES-200 devtest lines 1-506 of the model's greedy output:
+    each feature's mean and standard deviation (``mean``, ``sd``), the weights of the standardised
+    features (``weights``) and the spread of the weighted sum on those lines (``score_sd``).
+    """
+    import json
+    from pathlib import Path
+
+    table = json.loads((Path(__file__).parent / "models" / "qe.json").read_text(encoding="utf-8"))
+    return table["models"].get(model)
+
+
+def text_features(source: str, translation: str) -> dict[str, float]:
+    """The quality features read from the texts alone (no model).
+
+    ``source_length``: log(1 + source characters); ``length_ratio``: log of the translation's
+    characters over the source's (each plus one); ``repeats``: the share of the translation's
+    word bigrams that repeat an earlier one; ``copied``: the share of the source's alphabetic
+    words longer than 3 letters found unchanged in the translation (case-folded);
+    ``source_word_length`` and ``target_word_length``: mean characters per word.
+    """
+    source_words, words = _WORD.findall(source.lower()), _WORD.findall(translation.lower())
+    bigrams = list(zip(words, words[1:], strict=False))
+    content = [w for w in source_words if w.isalpha() and len(w) > 3]
+    present = set(words)
+    return {
+        "source_length": math.log(len(source) + 1),
+        "length_ratio": math.log((len(translation) + 1) / (len(source) + 1)),
+        "repeats": 1 - len(set(bigrams)) / len(bigrams) if bigrams else 0.0,
+        "copied": sum(w in present for w in content) / len(content) if content else 0.0,
+        "source_word_length": sum(map(len, source_words)) / len(source_words) if source_words else 0.0,
+        "target_word_length": sum(map(len, words)) / len(words) if words else 0.0,
+    }
+
+
+def fitted_qe(features: dict[str, float], fitted: dict[str, Any]) -> float:
+    """The fitted combination on a 0-1 scale: a logistic of the standardised weighted sum.
+
+    The weighted sum of standardised features, divided by its spread on the tuning lines, goes
+    through ``1 / (1 + exp(-1.702 x))`` (close to the normal distribution function), so ``qe`` is
+    about the share of the tuning lines' translations estimated to be worse: 0.5 is the median.
+    A feature that is not finite counts as its tuning mean.
+    """
+    total = 0.0
+    for name, weight in fitted["weights"].items():
+        z = (features[name] - fitted["mean"][name]) / fitted["sd"][name]
+        total += weight * (z if math.isfinite(z) else 0.0)
+    x = max(-30.0, min(30.0, 1.702 * total / fitted["score_sd"]))
+    return 1 / (1 + math.exp(-x))
+
+
 def quality_estimates(forward: Any, reverse: Any, sources: Sequence[str], translations: Sequence[str],
                       src_lang: str, tgt_lang: str, *, weights: dict[str, float] | None = None,
                       back: Callable[[list[str]], list[str]] | None = None) -> list[dict[str, float]]:
-    """Reference-free quality features of each translation and their combined score ``qe``.
+    """Reference-free quality features of each translation and their combined score ``qe`` (0-1).
 
-    Features: ``forward`` (the forward model's mean log-probability per token),
-    ``reverse`` (the reverse model's of the source given the translation) and
-    ``round_trip`` (chrF of the translation translated back, against the source).
-    ``qe`` is their weighted sum (default: forward and round trip, equal weights, on a 0-1 scale).
+    Features (:data:`QE_FEATURES`), from one forced-decoding pass of each model, the round trip
+    and the texts:
+
+    - ``forward``: exp of the forward model's mean token log-probability; ``forward_sum``,
+      ``forward_std``, ``forward_min``: the sum, spread and lowest of its token log-probabilities;
+      ``forward_entropy``: the mean entropy of its output distribution per token;
+    - ``reverse`` and ``reverse_*``: the same of the reverse model scoring the source given the translation;
+    - ``round_trip``: chrF (0-1) of the translation translated back, against the source;
+    - ``target_pieces_per_char`` and ``source_pieces_per_char``: subword tokens (``</s>`` included)
+      per character (plus one) of the translation and of the source;
+    - the text features of :func:`text_features`.
+
+    ``qe``: with ``weights``, their weighted mean of the named features as they are; otherwise the
+    combination fitted for the forward model (:func:`qe_model`, :func:`fitted_qe`), and for a model
+    without one the mean of ``forward`` and ``round_trip``.
     """
     from sacrebleu.metrics import CHRF
 
+    from pipeline.scoring import token_statistics
+
+    fitted = None if weights else qe_model(getattr(forward, "name", ""))
     weights = weights or {"forward": 1.0, "round_trip": 1.0}
-    forward_scores = sequence_scores(forward, src_lang, tgt_lang, sources, translations)
-    reverse_scores = sequence_scores(reverse, tgt_lang, src_lang, translations, sources)
+    forward_stats = token_statistics(forward, src_lang, tgt_lang, sources, translations)
+    reverse_stats = token_statistics(reverse, tgt_lang, src_lang, translations, sources)
     backs = back(list(translations)) if back is not None else reverse.translate(list(translations), tgt_lang, src_lang)
     chrf = CHRF()
     out = []
-    for f, r, source, b in zip(forward_scores, reverse_scores, sources, backs, strict=True):
-        features = {"forward": math.exp(f), "reverse": math.exp(r),
-                    "round_trip": chrf.sentence_score(b, [source]).score / 100}
-        total = sum(weights.values()) or 1.0
-        features["qe"] = sum(weights.get(name, 0.0) * value for name, value in features.items()) / total
+    for f, r, source, translation, b in zip(forward_stats, reverse_stats, sources, translations, backs, strict=True):
+        features: dict[str, float] = {}
+        for prefix, stats in (("forward", f), ("reverse", r)):
+            features[prefix] = math.exp(stats["mean"])
+            features.update({f"{prefix}_{key}": stats[key] for key in ("sum", "std", "min", "entropy")})
+        features["round_trip"] = chrf.sentence_score(b, [source]).score / 100
+        features.update(text_features(source, translation))
+        features["target_pieces_per_char"] = f["tokens"] / (len(translation) + 1)
+        features["source_pieces_per_char"] = r["tokens"] / (len(source) + 1)
+        if fitted is not None:
+            features["qe"] = fitted_qe(features, fitted)
+        else:
+            total = sum(weights.values()) or 1.0
+            features["qe"] = sum(weights.get(name, 0.0) * value for name, value in features.items()) / total
         out.append(features)
     return out
 

@@ -13,12 +13,34 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["sequence_scores"]
+__all__ = ["sequence_scores", "token_statistics"]
 
 
 def sequence_scores(translator: Any, src_lang: str, tgt_lang: str, inputs: Sequence[str], outputs: Sequence[str],
                     *, batch_size: int = 32) -> list[float]:
     """The mean log-probability per token (``</s>`` included) of each output given its input.
+
+    Args:
+        translator: a transformers-backend :class:`pipeline.translate.Translator` for ``src_lang -> tgt_lang``.
+        inputs: source texts.
+        outputs: one candidate translation per input.
+
+    Raises:
+        LanguageError: the model cannot translate the pair.
+    """
+    return [row["mean"] for row in token_statistics(translator, src_lang, tgt_lang, inputs, outputs,
+                                                     batch_size=batch_size)]
+
+
+def token_statistics(translator: Any, src_lang: str, tgt_lang: str, inputs: Sequence[str], outputs: Sequence[str],
+                     *, batch_size: int = 32) -> list[dict[str, float]]:
+    """Token-level statistics of each output given its input, from one forced-decoding pass.
+
+    Each output's tokens (``</s>`` included) give:
+
+    - ``mean``, ``sum``, ``std`` and ``min`` of their log-probabilities (natural log);
+    - ``entropy``: the mean entropy (nats) of the model's whole output distribution at each token;
+    - ``tokens``: how many tokens were scored.
 
     Args:
         translator: a transformers-backend :class:`pipeline.translate.Translator` for ``src_lang -> tgt_lang``.
@@ -42,7 +64,7 @@ def sequence_scores(translator: Any, src_lang: str, tgt_lang: str, inputs: Seque
     eos = eos[0] if isinstance(eos, list) else eos
     pad = tokenizer.pad_token_id
     order = sorted(range(len(inputs)), key=lambda i: len(inputs[i]) + len(outputs[i]))
-    scores: list[float] = [0.0] * len(inputs)
+    stats: list[dict[str, float]] = [{}] * len(inputs)
     for first in range(0, len(order), batch_size):
         rows = order[first : first + batch_size]
         sources = [tokenizer(direction.prefix + inputs[i], verbose=False)["input_ids"] for i in rows]
@@ -66,10 +88,18 @@ def sequence_scores(translator: Any, src_lang: str, tgt_lang: str, inputs: Seque
             logits = model(input_ids=input_ids.to(model.device), attention_mask=mask.to(model.device),
                            decoder_input_ids=decoder.to(model.device), labels=labels.to(model.device),
                            use_cache=False).logits.float().cpu()
-        logprobs = torch.log_softmax(logits, dim=-1)
+            logprobs = torch.log_softmax(logits, dim=-1)
+            entropy = torch.special.entr(logprobs.exp()).sum(-1)
+            picked = logprobs.gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
         valid = labels != -100
-        picked = logprobs.gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1) * valid
-        means = (picked.sum(1) / valid.sum(1).clamp(min=1)).tolist()
         for r, i in enumerate(rows):
-            scores[i] = means[r]
-    return scores
+            values = picked[r][valid[r]].double()
+            count = int(values.numel())
+            if count == 0:
+                stats[i] = {"mean": 0.0, "sum": 0.0, "std": 0.0, "min": 0.0, "entropy": 0.0, "tokens": 0.0}
+                continue
+            mean = float(values.mean())
+            stats[i] = {"mean": mean, "sum": float(values.sum()),
+                        "std": float(((values - mean) ** 2).mean().sqrt()), "min": float(values.min()),
+                        "entropy": float(entropy[r][valid[r]].double().mean()), "tokens": float(count)}
+    return stats

@@ -28,6 +28,28 @@ def test_a_pairs_score_does_not_depend_on_its_batch(kind: str, tiny_translator: 
     assert together == pytest.approx(alone, abs=1e-4)
 
 
+def test_token_statistics_describe_the_scored_tokens_whatever_the_batch(
+    tiny_translator: Callable[[str], object]
+) -> None:
+    from pipeline.scoring import token_statistics
+
+    translator = tiny_translator("bergamot")
+    inputs = ["The cat sleeps.", "A much longer sentence about the weather in the north today.", "Hi."]
+    outputs = ["O gato dorme.", "Uma frase muito mais longa sobre o tempo no norte hoje.", "Oi."]
+    together = token_statistics(translator, "en", "pt", inputs, outputs)
+    alone = [token_statistics(translator, "en", "pt", [i], [o])[0] for i, o in zip(inputs, outputs, strict=True)]
+    means = sequence_scores(translator, "en", "pt", inputs, outputs)
+    for row, single, mean in zip(together, alone, means, strict=True):
+        assert set(row) == {"mean", "sum", "std", "min", "entropy", "tokens"}
+        assert row == pytest.approx(single, abs=1e-4)
+        assert row["mean"] == pytest.approx(mean)
+        assert row["sum"] == pytest.approx(row["mean"] * row["tokens"], abs=1e-4)
+        assert row["min"] <= row["mean"] <= 0 and row["std"] >= 0 and row["tokens"] >= 2  # a word and </s>
+        # Entropy of a distribution over the whole vocabulary: between 0 and log(vocabulary size).
+        assert 0 <= row["entropy"] <= math.log(translator.loaded.model.config.vocab_size) + 1e-4
+    assert together[1]["tokens"] > together[0]["tokens"] > together[2]["tokens"]
+
+
 @pytest.mark.parametrize(
     ("spec", "expected"),
     [
@@ -152,7 +174,9 @@ def test_a_job_with_rerank_and_quality_estimates(tmp_path: Path, tiny_model: Cal
     code = main(["-q", "run", str(tmp_path / "job.toml"), "--no-cache", "--out", str(tmp_path / "out")])
     assert code == 0, capsys.readouterr().err
     records = [json.loads(line) for line in (tmp_path / "out" / "c.en-pt.r.jsonl").read_text().splitlines()]
-    assert [set(r["qe"]) for r in records] == [{"forward", "reverse", "round_trip", "qe"}] * 2
+    from pipeline.rerank import QE_FEATURES
+
+    assert [set(r["qe"]) for r in records] == [{*QE_FEATURES, "qe"}] * 2
     assert all(0 <= r["qe"]["qe"] <= 1 and r["check"] == (r["qe"]["qe"] < 0.99) for r in records)
     # The job's translations are the reranker's, not the forward model's plain ones (translate_chunks
     # must not reach the forward translator's own translate_groups).
@@ -180,3 +204,76 @@ def test_every_registered_feature_scores_every_candidate(tiny_translator: Callab
     assert [sorted(row) for row in features] == [sorted(FEATURES)] * 2
     assert [[len(values) for values in row.values()] for row in features] == [[3] * len(FEATURES), [1] * len(FEATURES)]
     assert all(math.isfinite(v) for row in features for values in row.values() for v in values)
+
+
+def test_text_features_of_a_translation() -> None:
+    from pipeline.rerank import text_features
+
+    features = text_features("The cat sleeps on the sofa.", "O gato dorme no sofa, o gato dorme.")
+    assert features["source_length"] == pytest.approx(math.log(28))
+    assert features["length_ratio"] == pytest.approx(math.log(36 / 28))
+    # bigrams: o gato, gato dorme, dorme no, no sofa, sofa o, o gato, gato dorme: two of seven repeat one before
+    assert features["repeats"] == pytest.approx(2 / 7)
+    assert features["copied"] == pytest.approx(1 / 2)  # of "sleeps" and "sofa", "sofa" is there unchanged
+    assert features["source_word_length"] == pytest.approx(21 / 6)
+    assert features["target_word_length"] == pytest.approx(26 / 8)
+    empty = text_features("", "")
+    assert empty == {"source_length": 0.0, "length_ratio": 0.0, "repeats": 0.0, "copied": 0.0,
+                     "source_word_length": 0.0, "target_word_length": 0.0}
+
+
+def test_the_shipped_quality_estimate_weights_match_the_features() -> None:
+    import json
+
+    from pipeline.rerank import QE_FEATURES, qe_model
+
+    table = json.loads((Path(__file__).parent.parent / "pipeline" / "models" / "qe.json").read_text())
+    assert table["features"] == list(QE_FEATURES)
+    for model in ("bergamot-en-pt", "bergamot-pt-en"):
+        fitted = qe_model(model)
+        assert fitted is not None and fitted == table["models"][model]
+        for key in ("mean", "sd", "weights"):
+            assert list(fitted[key]) == list(QE_FEATURES)
+        assert all(sd > 0 for sd in fitted["sd"].values()) and fitted["score_sd"] > 0
+        assert any(fitted["weights"].values())
+        assert fitted["held_out_spearman"] > 0  # measured on lines the weights never saw
+    assert qe_model("opus-mt-en-de") is None
+
+
+def test_the_fitted_estimate_is_a_logistic_of_the_standardised_weighted_sum() -> None:
+    from pipeline.rerank import fitted_qe
+
+    fitted = {"mean": {"a": 1.0, "b": 0.0}, "sd": {"a": 2.0, "b": 1.0}, "weights": {"a": 1.0, "b": -0.5},
+              "score_sd": 1.0}
+    assert fitted_qe({"a": 1.0, "b": 0.0}, fitted) == pytest.approx(0.5)  # the tuning means: the median
+    high, low = fitted_qe({"a": 5.0, "b": 0.0}, fitted), fitted_qe({"a": 1.0, "b": 4.0}, fitted)
+    assert high == pytest.approx(1 / (1 + math.exp(-1.702 * 2))) and 0.5 < high < 1
+    assert 0 < low < 0.5
+    assert 0 <= fitted_qe({"a": 1e300, "b": -1e300}, fitted) <= 1
+    assert fitted_qe({"a": math.inf, "b": 0.0}, fitted) == pytest.approx(0.5)  # not finite: counts as the mean
+
+
+def test_quality_estimates_give_every_feature_and_a_qe_between_0_and_1(
+    tiny_translator: Callable[[str], object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pipeline.rerank as rerank
+    from pipeline.rerank import QE_FEATURES, fitted_qe, quality_estimates
+
+    translator = tiny_translator("nllb")  # many-to-many: its own reverse model
+    sources = ["The cat sleeps.", "Hello there, friend.", ""]
+    translations = ["O gato dorme.", "Olá, amigo amigo amigo.", ""]
+    plain = quality_estimates(translator, translator, sources, translations, "en", "pt")
+    for row in plain:  # no fitted combination for this model: the mean of forward and round trip
+        assert list(row) == [*QE_FEATURES, "qe"] and all(math.isfinite(v) for v in row.values())
+        assert row["qe"] == pytest.approx((row["forward"] + row["round_trip"]) / 2) and 0 <= row["qe"] <= 1
+        assert row["forward_min"] <= math.log(row["forward"]) <= 0 and row["forward_entropy"] >= 0
+    assert plain[1]["repeats"] > 0 == plain[0]["repeats"]
+    fitted = {"mean": dict.fromkeys(QE_FEATURES, 0.0), "sd": dict.fromkeys(QE_FEATURES, 1.0),
+              "weights": {**dict.fromkeys(QE_FEATURES, 0.0), "forward": 3.0, "forward_entropy": -1.0},
+              "score_sd": 1.0}
+    monkeypatch.setattr(rerank, "qe_model", lambda model: fitted)
+    estimates = quality_estimates(translator, translator, sources, translations, "en", "pt")
+    for row, before in zip(estimates, plain, strict=True):
+        assert {k: v for k, v in row.items() if k != "qe"} == pytest.approx({k: v for k, v in before.items()
+                                                                             if k != "qe"})
+        assert row["qe"] == pytest.approx(fitted_qe(row, fitted)) and 0 <= row["qe"] <= 1
