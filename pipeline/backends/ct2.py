@@ -179,6 +179,9 @@ class _Pipeline(Translator):
         super().__init__(model, **options)
         from pipeline.models import resolve_device
 
+        if self.quantize not in (None, "int8"):
+            raise ConfigError(f"quantize {self.quantize!r} is torch's; CTranslate2 quantizes with int8 only",
+                              hint="use quantize int8 with the ctranslate2 backend")
         self.compute_type = "int8" if self.quantize == "int8" else self.dtype
         self.ct2_device = resolve_device(self.device)  # auto: cuda when torch sees one
         supported = _import().get_supported_compute_types(self.ct2_device.partition(":")[0])

@@ -54,6 +54,12 @@ class Attention(nn.Module):
         self.k_proj = nn.Linear(dim, dim)
         self.v_proj = nn.Linear(dim, dim)
         self.o_proj = nn.Linear(dim, dim)
+        # Set by pipeline.models.bergamot.int8.quantize_rows, so that a sentence's attention does not
+        # depend on how far its batch is padded: ``wide``, scores, softmax and context in float64
+        # (decoder cross-attention); ``per_sentence``, each sentence attends over its own keys
+        # alone, as it would in a batch of one (encoder self-attention).
+        self.wide = False
+        self.per_sentence = False
 
     def split_heads(self, states: torch.Tensor) -> torch.Tensor:
         """``[batch, length, dim]`` -> ``[batch, heads, length, head_dim]``."""
@@ -62,7 +68,10 @@ class Attention(nn.Module):
 
     def project_kv(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Keys and values of ``states``, split into heads (what the cross-attention cache keeps)."""
-        return self.split_heads(self.k_proj(states)), self.split_heads(self.v_proj(states))
+        keys, values = self.split_heads(self.k_proj(states)), self.split_heads(self.v_proj(states))
+        if self.wide:  # once here rather than at every decoder step
+            return keys.double(), values.double()
+        return keys, values
 
     def forward(
         self,
@@ -77,12 +86,51 @@ class Attention(nn.Module):
         to ``[batch, heads, queries, keys]``.
         """
         query = self.split_heads(self.q_proj(hidden))
+        if self.per_sentence:
+            lengths = _lengths(bias, keys.shape[2])
+            if lengths is not None:
+                return self._per_sentence(query, keys, values, bias, lengths)
+        if self.wide or self.per_sentence:  # per_sentence: with padding that is not at the end
+            query, keys, values = query.double(), keys.double(), values.double()
+            bias = bias.double() if bias is not None else None
         scores = torch.matmul(query, keys.transpose(-1, -2)) * (1.0 / math.sqrt(self.head_dim))
         if bias is not None:
             scores = scores + bias
         weights = torch.softmax(scores, dim=-1)
         context = torch.matmul(weights, values).transpose(1, 2).flatten(2)
+        if self.wide or self.per_sentence:
+            context, weights = context.float(), weights.float()
         return self.o_proj(context), weights
+
+    def _per_sentence(self, query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
+                      bias: torch.Tensor | None, lengths: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        # Row i over its first lengths[i] keys only, with the same shapes and strides as a batch of one
+        # (the padded queries' context stays 0: finite, and masked out wherever it is used as a key).
+        batch, heads, queries, _ = query.shape
+        context = query.new_zeros((batch, queries, heads * self.head_dim))
+        weights = query.new_zeros((batch, heads, queries, keys.shape[2]))
+        scale = 1.0 / math.sqrt(self.head_dim)
+        for row, length in enumerate(lengths):
+            own_query = query[row : row + 1, :, :length] if queries == keys.shape[2] else query[row : row + 1]
+            scores = torch.matmul(own_query, keys[row : row + 1, :, :length].transpose(-1, -2)) * scale
+            if bias is not None:
+                scores = scores + bias[row : row + 1, ..., :length]
+            own = torch.softmax(scores, dim=-1)
+            own_context = torch.matmul(own, values[row : row + 1, :, :length]).transpose(1, 2).flatten(2)
+            context[row, : own_context.shape[1]] = own_context[0]
+            weights[row, :, : own.shape[2], :length] = own[0]
+        return self.o_proj(context), weights
+
+
+def _lengths(bias: torch.Tensor | None, keys: int) -> list[int] | None:
+    # Each row's number of real keys when the padding is at the end of every row (else None).
+    if bias is None:
+        return None
+    real = bias.reshape(bias.shape[0], -1)[:, -keys:] == 0
+    lengths = real.sum(dim=1)
+    if not bool((real == (torch.arange(keys) < lengths[:, None])).all()):
+        return None
+    return lengths.tolist()
 
 
 class FeedForward(nn.Module):
