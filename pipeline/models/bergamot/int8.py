@@ -16,8 +16,8 @@ depend on the other rows, and the result is scaled back by the row's divisor,
 so a sentence's scores are those it gets alone.
 
 The weights of the Bergamot models are Marian's int8 matrices (``W = q / alpha``,
-``|q| <= 127``); quantized with the scale ``1 / alpha`` they come back exactly, so
-only the activations are rounded. The output layer (the shortlisted rows of the
+``|q| <= 127``); quantized with the scale ``1 / alpha`` they give back Marian's own
+integers, so only the activations are rounded. The output layer (the shortlisted rows of the
 embedding, see :mod:`pipeline.models.bergamot.greedy`) runs in int8 as well.
 """
 
