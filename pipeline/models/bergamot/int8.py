@@ -23,6 +23,7 @@ embedding, see :mod:`pipeline.models.bergamot.greedy`) runs in int8 as well.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -55,14 +56,13 @@ def weight_scale(weight: torch.Tensor) -> float:
     float32 rounding, and at most 127 of them. Otherwise (another model): ``max |w| / 127``.
     """
     magnitudes = weight.detach().abs()
-    nonzero = magnitudes[magnitudes > 0]
-    if nonzero.numel() == 0:
-        return 1.0
-    step = float(nonzero.min())
+    step = float(magnitudes.masked_fill(magnitudes == 0, math.inf).amin())
+    if not math.isfinite(step):
+        return 1.0  # all zeros
     steps = magnitudes / step
-    if float(steps.max()) <= 127.5 and float((steps - steps.round()).abs().max()) < 1e-3:
+    if float(steps.amax()) <= 127.5 and float((steps - steps.round()).abs_().amax()) < 1e-3:
         return step
-    return float(magnitudes.max()) / 127
+    return float(magnitudes.amax()) / 127
 
 
 def _pack(weight: torch.Tensor, scale: float | None = None) -> torch.Tensor:
@@ -105,7 +105,7 @@ class RowInt8Linear(nn.Module):
         self.in_features, self.out_features = linear.in_features, linear.out_features
         self.nonnegative = nonnegative
         self.scale = weight_scale(linear.weight)
-        self._packed = _pack(linear.weight)
+        self._packed = _pack(linear.weight, self.scale)
         self.register_buffer("range_row", _range_row(self.in_features, nonnegative), persistent=False)
         bias = linear.bias.detach().clone() if linear.bias is not None else None
         self.register_buffer("bias", bias, persistent=False)
