@@ -69,8 +69,10 @@ class Attention(nn.Module):
     def project_kv(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Keys and values of ``states``, split into heads (what the cross-attention cache keeps)."""
         keys, values = self.split_heads(self.k_proj(states)), self.split_heads(self.v_proj(states))
-        if self.wide:  # once here rather than at every decoder step
-            return keys.double(), values.double()
+        if self.wide:
+            # Once here rather than at every decoder step: float64, and the keys already transposed
+            # ([batch, heads, head_dim, length]), both contiguous: float64 bmm copies any other layout.
+            return keys.double().transpose(-1, -2).contiguous(), values.double().contiguous()
         return keys, values
 
     def forward(
@@ -83,7 +85,8 @@ class Attention(nn.Module):
         """Attend from ``hidden`` to ``keys``/``values``; returns the output and the attention weights.
 
         ``bias`` is added to the scores (``-inf``-like on padded keys), broadcast
-        to ``[batch, heads, queries, keys]``.
+        to ``[batch, heads, queries, keys]``. With ``wide``, ``keys`` are as :meth:`project_kv`
+        gives them then (float64, transposed).
         """
         query = self.split_heads(self.q_proj(hidden))
         if self.per_sentence:
@@ -93,7 +96,8 @@ class Attention(nn.Module):
         if self.wide or self.per_sentence:  # per_sentence: with padding that is not at the end
             query, keys, values = query.double(), keys.double(), values.double()
             bias = bias.double() if bias is not None else None
-        scores = torch.matmul(query, keys.transpose(-1, -2)) * (1.0 / math.sqrt(self.head_dim))
+        keys_t = keys if self.wide else keys.transpose(-1, -2)
+        scores = torch.matmul(query, keys_t) * (1.0 / math.sqrt(self.head_dim))
         if bias is not None:
             scores = scores + bias
         weights = torch.softmax(scores, dim=-1)
