@@ -64,6 +64,9 @@ class CTranslate2Backend:
         if family == "bergamot" or (family is None and model.startswith("bergamot-")):
             raise ConfigError(f"{context}: CTranslate2 cannot run Bergamot models (their SSRU decoder)",
                               hint='drop backend = "ctranslate2" for this system, or use model = "bergamot-native"')
+        if options.get("quantize") not in (None, "int8"):
+            raise ConfigError(f"{context}: quantize {options['quantize']!r} is torch's; CTranslate2 quantizes with "
+                              "int8 only", hint="use quantize int8 with the ctranslate2 backend")
         if importlib.util.find_spec("ctranslate2") is None:
             raise ConfigError(f"{context}: the ctranslate2 backend needs the ctranslate2 package", hint=_INSTALL_HINT)
 
