@@ -80,12 +80,26 @@ def test_every_linear_layer_is_int8_with_its_exact_weights(folder: Path, quantiz
     linears = {name: module for name, module in plain.named_modules() if isinstance(module, nn.Linear)}
     int8 = {name: module for name, module in quantized.named_modules() if isinstance(module, RowInt8Linear)}
     assert not any(isinstance(module, nn.Linear) for module in quantized.modules())
-    assert int8.keys() == linears.keys()
-    assert len(int8) == 6 * config.encoder_layers + 8 * config.decoder_layers
+    fused = {name: module for name, module in int8.items() if module.scale is None}
+    assert int8.keys() - fused.keys() == linears.keys()
+    assert len(linears) == 6 * config.encoder_layers + 8 * config.decoder_layers
     for name, module in int8.items():
+        if name in fused:
+            continue
         weight = linears[name].weight.detach()
         _assert_marian_integers(weight, module.scale, name)
         assert module.nonnegative == name.endswith("ffn.fc2"), name
+    # One product for the layers that read the same input, each part with its own layer's step.
+    parts = {f"model.encoder.layers.{i}.self_attn.qkv": ("q_proj", "k_proj", "v_proj")
+             for i in range(config.encoder_layers)}
+    parts |= {f"model.decoder.layers.{i}.ssru.fused": ("forget_proj", "input_proj")
+              for i in range(config.decoder_layers)}
+    assert fused.keys() == parts.keys()
+    for name, module in fused.items():
+        parent = name.rsplit(".", 1)[0]
+        members = [linears[f"{parent}.{part}"] for part in parts[name]]
+        assert module.scales == tuple(weight_scale(member.weight) for member in members), name
+        assert module.out_features == sum(member.out_features for member in members)
     # The output layer (shortlisted rows of the embedding) too, with the embedding's exact step.
     embedding = plain.model.encoder.embed_tokens.weight.detach()
     assert quantized.int8_output == weight_scale(embedding)
@@ -117,6 +131,20 @@ def test_a_row_gets_the_same_result_alone_as_in_any_batch(rows: int, cols: int, 
     # 8 bits per row: within a few percent of each row's float32 result.
     error = (together - expected).norm(dim=1) / expected.norm(dim=1)
     assert float(error.max()) < 0.03
+
+
+def test_a_fused_product_is_its_layers_side_by_side_and_row_independent() -> None:
+    linears = [_marian_like_linear(256, 256, seed=seed) for seed in (4, 5, 6)]
+    with torch.no_grad():
+        linears[1].weight.mul_(2.5)  # another step than its neighbours'
+    fused = RowInt8Linear.fused(linears)
+    generator = torch.Generator().manual_seed(7)
+    x = torch.randn(120, 256, generator=generator) * torch.logspace(-1, 1, 120)[:, None]
+    together = fused(x)
+    for start, size in [(0, 1), (7, 3), (60, 60)]:
+        assert torch.equal(fused(x[start : start + size]), together[start : start + size])
+    separate = torch.cat([RowInt8Linear(linear)(x) for linear in linears], dim=-1)
+    torch.testing.assert_close(together, separate, rtol=1e-5, atol=1e-5)
 
 
 def test_the_int8_output_layer_gives_a_row_the_same_scores_in_any_batch_and_shortlist() -> None:

@@ -105,10 +105,38 @@ class RowInt8Linear(nn.Module):
         self.in_features, self.out_features = linear.in_features, linear.out_features
         self.nonnegative = nonnegative
         self.scale = weight_scale(linear.weight)
+        self.scales = (self.scale,)
         self._packed = _pack(linear.weight, self.scale)
         self.register_buffer("range_row", _range_row(self.in_features, nonnegative), persistent=False)
         bias = linear.bias.detach().clone() if linear.bias is not None else None
         self.register_buffer("bias", bias, persistent=False)
+
+    @classmethod
+    def fused(cls, linears: list[nn.Linear]) -> RowInt8Linear:
+        """One product for several layers that read the same input (their outputs side by side).
+
+        Each keeps its own weight step (a scale per output channel), so the integers are each
+        layer's own; the input is scaled and quantized once instead of once per layer.
+        """
+        module = cls.__new__(cls)
+        nn.Module.__init__(module)
+        module.in_features = linears[0].in_features
+        module.out_features = sum(linear.out_features for linear in linears)
+        module.nonnegative = False
+        module.scales = tuple(weight_scale(linear.weight) for linear in linears)
+        module.scale = None
+        weight = torch.cat([linear.weight.detach().float() for linear in linears])
+        steps = torch.cat([torch.full((linear.out_features,), step, dtype=torch.float64)
+                           for linear, step in zip(linears, module.scales, strict=True)])
+        with _quiet():
+            quantized = torch.quantize_per_channel(weight, steps, torch.zeros(len(steps), dtype=torch.long), 0,
+                                                   torch.qint8)
+            module._packed = torch.ops.quantized.linear_prepack(quantized, None)
+        module.register_buffer("range_row", _range_row(module.in_features, False), persistent=False)
+        bias = torch.cat([linear.bias.detach() if linear.bias is not None else torch.zeros(linear.out_features)
+                          for linear in linears])
+        module.register_buffer("bias", bias, persistent=False)
+        return module
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = x.shape
@@ -147,8 +175,15 @@ def quantize_rows(model: nn.Module) -> list[str]:
     sets ``model.int8_output`` (the embedding's weight scale), which has
     :func:`~pipeline.models.bergamot.greedy.greedy_decode` run the output layer in int8 too.
     """
-    from pipeline.models.bergamot.layers import Attention, FeedForward
+    from pipeline.models.bergamot.layers import SSRU, Attention, FeedForward
 
+    # Layers that read the same input share one product: the encoder's query, key and value
+    # projections, and the SSRU's two (one row scaling and one input quantization, not 3 or 2).
+    for name, module in model.named_modules():
+        if isinstance(module, Attention) and name.endswith("self_attn"):
+            module.qkv = RowInt8Linear.fused([module.q_proj, module.k_proj, module.v_proj])
+        elif isinstance(module, SSRU):
+            module.fused = RowInt8Linear.fused([module.forget_proj, module.input_proj])
     replaced = []
     for parent_name, parent in list(model.named_modules()):
         for name, child in list(parent.named_children()):

@@ -60,6 +60,8 @@ class Attention(nn.Module):
         # alone, as it would in a batch of one (encoder self-attention).
         self.wide = False
         self.per_sentence = False
+        # quantize_rows: q_proj, k_proj and v_proj as one int8 product (self-attention only).
+        self.qkv: nn.Module | None = None
 
     def split_heads(self, states: torch.Tensor) -> torch.Tensor:
         """``[batch, length, dim]`` -> ``[batch, heads, length, head_dim]``."""
@@ -88,7 +90,18 @@ class Attention(nn.Module):
         to ``[batch, heads, queries, keys]``. With ``wide``, ``keys`` are as :meth:`project_kv`
         gives them then (float64, transposed).
         """
-        query = self.split_heads(self.q_proj(hidden))
+        return self._attend(self.split_heads(self.q_proj(hidden)), keys, values, bias)
+
+    def self_attention(self, hidden: torch.Tensor, bias: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Attend from ``hidden`` to itself; with ``qkv``, its three projections in one product."""
+        if self.qkv is None:
+            return self(hidden, *self.project_kv(hidden), bias)
+        query, keys, values = (self.split_heads(part) for part in self.qkv(hidden).split(self.o_proj.in_features,
+                                                                                            dim=-1))
+        return self._attend(query, keys, values, bias)
+
+    def _attend(self, query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
+                bias: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         if self.per_sentence:
             lengths = _lengths(bias, keys.shape[2])
             if lengths is not None:
@@ -129,7 +142,7 @@ class Attention(nn.Module):
 def _lengths(bias: torch.Tensor | None, keys: int) -> list[int] | None:
     # Each row's number of real keys when the padding is at the end of every row (else None).
     if bias is None:
-        return None
+        return None  # no mask: the float64 path
     real = bias.reshape(bias.shape[0], -1)[:, -keys:] == 0
     lengths = real.sum(dim=1)
     if not bool((real == (torch.arange(keys) < lengths[:, None])).all()):
@@ -161,11 +174,17 @@ class SSRU(nn.Module):
         super().__init__()
         self.forget_proj = nn.Linear(config.d_model, config.d_model)
         self.input_proj = nn.Linear(config.d_model, config.d_model, bias=False)
+        # quantize_rows: both projections as one int8 product.
+        self.fused: nn.Module | None = None
 
     def forward(self, hidden: torch.Tensor, state: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """Run over ``hidden`` ``[batch, steps, dim]`` from ``state``; returns outputs and the last state."""
-        forget = torch.sigmoid(self.forget_proj(hidden))
-        update = (1.0 - forget) * self.input_proj(hidden)
+        if self.fused is None:
+            forget, projected = self.forget_proj(hidden), self.input_proj(hidden)
+        else:
+            forget, projected = self.fused(hidden).split(self.input_proj.out_features, dim=-1)
+        forget = torch.sigmoid(forget)
+        update = (1.0 - forget) * projected
         cell = torch.zeros_like(hidden[:, 0]) if state is None else state
         cells = []
         for step in range(hidden.shape[1]):
@@ -185,8 +204,7 @@ class EncoderLayer(nn.Module):
         self.final_layer_norm = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
 
     def forward(self, hidden: torch.Tensor, bias: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        keys, values = self.self_attn.project_kv(hidden)
-        attended, weights = self.self_attn(hidden, keys, values, bias)
+        attended, weights = self.self_attn.self_attention(hidden, bias)
         hidden = self.self_attn_layer_norm(attended + hidden)
         return self.final_layer_norm(self.ffn(hidden) + hidden), weights
 
