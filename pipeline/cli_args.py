@@ -122,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     hw.add_argument("--device", choices=DEVICES, default="cpu", help="where the model runs (auto: CUDA if available)")
     hw.add_argument("--dtype", choices=DTYPES, default="float32", help="floating-point type of the weights")
     hw.add_argument("--quantize", choices=QUANTIZE, default=None,
-                    help="int8 weights (CPU, float32): torch's dynamic quantization, or CTranslate2's int8")
+                    help="int8 (CPU, float32): torch's dynamic quantization, or CTranslate2's int8; "
+                         "int8-rows: torch int8 with a scale per token, independent of the batch")
     hw.add_argument("--threads", type=_ranged("threads"), default=None,
                     help="torch threads per worker (default: 1 on CPU)")
     hw.add_argument("--workers", type=_ranged("workers"), default=None,

@@ -56,8 +56,9 @@ class Translator:
         threads: torch's intra-op threads per worker (``None``: 1 on CPU, torch's default on CUDA).
         workers: batches decoded at once, each by its own thread (``None``: on CPU,
             one per usable core divided by ``threads``; on CUDA, 1).
-        quantize: ``int8`` for dynamic int8 quantization of the linear layers
-            (CPU and float32 only), or ``None``.
+        quantize: ``int8`` for torch's dynamic int8 quantization of the linear layers,
+            ``int8-rows`` for int8 with a scale per row of activations (batch-independent;
+            :mod:`pipeline.models.bergamot.int8`), CPU and float32 only; or ``None``.
 
     Raises:
         ConfigError: an option is out of range, or CUDA is asked for and not available.

@@ -178,6 +178,11 @@ def test_a_family_ctranslate2_has_no_loader_for_is_refused() -> None:
         ct2_store.check_family(info)  # type: ignore[arg-type]
 
 
+def test_torchs_int8_rows_is_refused_not_run_in_float32() -> None:
+    with pytest.raises(ConfigError, match=r"quantize 'int8-rows' is torch's; CTranslate2 quantizes with int8 only"):
+        Ct2Translator("opus-x", quantize="int8-rows")
+
+
 def test_compute_types_the_device_lacks_are_refused() -> None:
     with pytest.raises(ConfigError, match=r"CTranslate2 cannot compute in float16 on cpu \(it can: .*float32"):
         Ct2Translator("unused", dtype="float16")
@@ -198,6 +203,9 @@ def test_compute_types_the_device_lacks_are_refused() -> None:
                  r"backend 'bergamot-native' runs its own model only, not 'x'", id="native-backend"),
     pytest.param({"model": "x", "backend": "ctranslate2", "rerank": "tuned"},
                  r"reranking needs the transformers backend", id="rerank"),
+    pytest.param({"model": "x", "backend": "ctranslate2", "quantize": "int8-rows"},
+                 r"system 's': quantize 'int8-rows' is torch's; CTranslate2 quantizes with int8 only",
+                 id="int8-rows"),
 ])
 def test_job_backend_errors(tmp_path: Path, system: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message) as raised:

@@ -63,9 +63,13 @@ def test_no_default_model_for_other_directions() -> None:
         pytest.param({"workers": 0}, "workers must be a whole number of at least 1, got 0", id="workers"),
         pytest.param({"dtype": "half"}, r"unknown dtype 'half' \(valid: float32, float16, bfloat16\)", id="dtype"),
         pytest.param({"device": "gpu"}, r"unknown device 'gpu'", id="device"),
-        pytest.param({"quantize": "int4"}, r"unknown quantize 'int4' \(valid: int8, or none\)", id="quantize"),
+        pytest.param({"quantize": "int4"}, r"unknown quantize 'int4' \(valid: int8, int8-rows, or none\)",
+                     id="quantize"),
         pytest.param({"quantize": "int8", "dtype": "bfloat16"},
                      "quantize 'int8' needs device cpu and dtype float32, not cpu and bfloat16", id="quantize-dtype"),
+        pytest.param({"quantize": "int8-rows", "dtype": "float16"},
+                     "quantize 'int8-rows' needs device cpu and dtype float32, not cpu and float16",
+                     id="int8-rows-dtype"),
     ],
 )
 def test_bad_options_fail_before_any_loading(options: dict[str, object], message: str) -> None:

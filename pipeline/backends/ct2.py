@@ -64,6 +64,9 @@ class CTranslate2Backend:
         if family == "bergamot" or (family is None and model.startswith("bergamot-")):
             raise ConfigError(f"{context}: CTranslate2 cannot run Bergamot models (their SSRU decoder)",
                               hint='drop backend = "ctranslate2" for this system, or use model = "bergamot-native"')
+        if options.get("quantize") not in (None, "int8"):
+            raise ConfigError(f"{context}: quantize {options['quantize']!r} is torch's; CTranslate2 quantizes with "
+                              "int8 only", hint="use quantize int8 with the ctranslate2 backend")
         if importlib.util.find_spec("ctranslate2") is None:
             raise ConfigError(f"{context}: the ctranslate2 backend needs the ctranslate2 package", hint=_INSTALL_HINT)
 
@@ -179,6 +182,9 @@ class _Pipeline(Translator):
         super().__init__(model, **options)
         from pipeline.models import resolve_device
 
+        if self.quantize not in (None, "int8"):
+            raise ConfigError(f"quantize {self.quantize!r} is torch's; CTranslate2 quantizes with int8 only",
+                              hint="use quantize int8 with the ctranslate2 backend")
         self.compute_type = "int8" if self.quantize == "int8" else self.dtype
         self.ct2_device = resolve_device(self.device)  # auto: cuda when torch sees one
         supported = _import().get_supported_compute_types(self.ct2_device.partition(":")[0])

@@ -89,6 +89,12 @@ class Seq2SeqGenerator:
         from pipeline.models import resolve_device
 
         options = self._load
+        if options["threads"] is not None:
+            import torch
+
+            # Before loading: quantizing (int8-rows) runs torch operators, which with more
+            # threads than the process may use stall on a busy machine (docs/speed.md).
+            torch.set_num_threads(options["threads"])
         try:
             model = light(self.info, beam=self.beam, device=resolve_device(options["device"]),
                           dtype=options["dtype"], quantize=options["quantize"])
@@ -97,10 +103,6 @@ class Seq2SeqGenerator:
                 f"cannot load the weights of model {self.info.name!r} from {self.info.path}: {err}",
                 hint="the file may be incomplete or corrupted: download or convert the model again",
             ) from err
-        if model is not None and options["threads"] is not None:
-            import torch
-
-            torch.set_num_threads(options["threads"])
         return model
 
     def _own_limits(self, generation: Any) -> None:

@@ -43,7 +43,10 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DTYPES = ("float32", "float16", "bfloat16")
-QUANTIZE = ("int8",)
+# int8: torch's dynamic quantization of every linear layer (one 7-bit scale per input tensor, so a
+# segment's output depends on its batch); int8-rows: int8 with a scale per row of activations
+# (pipeline.models.bergamot.int8: batch-independent, and for the Bergamot models their exact int8 weights).
+QUANTIZE = ("int8", "int8-rows")
 
 # How long to wait for the hub before taking it as out of reach (seconds).
 _HUB_PROBE_TIMEOUT = 3.0
@@ -81,7 +84,8 @@ class ModelInfo:
             device: ``cpu``, ``cuda``, ``cuda:N`` or ``auto``.
             dtype: one of :data:`DTYPES`.
             threads: torch's intra-op threads (``None``: torch's default).
-            quantize: ``int8``: dynamic int8 quantization of the linear layers (CPU, float32 only).
+            quantize: ``int8``: torch's dynamic int8 quantization of the linear layers; ``int8-rows``: int8
+                with a scale per row of activations (:mod:`pipeline.models.bergamot.int8`). CPU, float32 only.
 
         Raises:
             ConfigError: a bad ``device``, ``dtype``, ``threads`` or ``quantize``, or CUDA asked for and not available.
@@ -123,6 +127,10 @@ class ModelInfo:
                 warnings.filterwarnings("ignore", message=r".*torch\.quantize_per_tensor")
                 warnings.filterwarnings("ignore", message=r"torch\.ao\.quantization is deprecated")
                 model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        elif quantize == "int8-rows":
+            from pipeline.models.bergamot.int8 import quantize_rows
+
+            quantize_rows(model)
         return LoadedModel(self.name, self.path, model, self.tokenizer, self.config, self.family)
 
 

@@ -104,7 +104,16 @@ def greedy_decode(
     if ids is not None:
         row_bias = row_bias.masked_fill(shortlist_blocked(encoded.shortlist), -math.inf)
     row_bias = row_bias.contiguous()
-    out_weight_t = out_weight.t()
+    int8_scale = getattr(model, "int8_output", None)
+    if int8_scale is not None:  # quantize = "int8-rows" (pipeline.models.bergamot.int8)
+        from pipeline.models.bergamot.int8 import row_int8_output
+
+        output_scores = row_int8_output(out_weight, int8_scale)
+    else:
+        out_weight_t = out_weight.t()
+
+        def output_scores(last: torch.Tensor, row_bias: torch.Tensor) -> torch.Tensor:
+            return torch.addmm(row_bias, last, out_weight_t)
     eos_column = None
     if limits is not None:
         found = torch.nonzero(column_of == eos).flatten()
@@ -115,6 +124,8 @@ def greedy_decode(
     else:
         bias = None
     layers = base.decoder.layers
+    if bias is not None and layers and layers[0].encoder_attn.wide:  # int8-rows: float64 attention
+        bias = bias.double()  # once here rather than in every layer at every step
     kvs = [layer.encoder_attn.project_kv(hidden_source) for layer in layers]
     states: list[torch.Tensor | None] = [None] * len(layers)
 
@@ -133,7 +144,7 @@ def greedy_decode(
         hidden = hidden + sinusoid_positions(step, 1, dim).to(hidden)
         for idx, layer in enumerate(layers):
             hidden, states[idx], _ = layer(hidden, states[idx], kvs[idx][0], kvs[idx][1], bias)
-        scores = torch.addmm(row_bias, hidden[:, -1], out_weight_t)
+        scores = output_scores(hidden[:, -1], row_bias)
         if row_limits is not None:
             done = row_limits <= step
             if bool(done.any()):

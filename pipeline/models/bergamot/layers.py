@@ -54,6 +54,14 @@ class Attention(nn.Module):
         self.k_proj = nn.Linear(dim, dim)
         self.v_proj = nn.Linear(dim, dim)
         self.o_proj = nn.Linear(dim, dim)
+        # Set by pipeline.models.bergamot.int8.quantize_rows, so that a sentence's attention does not
+        # depend on how far its batch is padded: ``wide``, scores, softmax and context in float64
+        # (decoder cross-attention); ``per_sentence``, each sentence attends over its own keys
+        # alone, as it would in a batch of one (encoder self-attention).
+        self.wide = False
+        self.per_sentence = False
+        # quantize_rows: q_proj, k_proj and v_proj as one int8 product (self-attention only).
+        self.qkv: nn.Module | None = None
 
     def split_heads(self, states: torch.Tensor) -> torch.Tensor:
         """``[batch, length, dim]`` -> ``[batch, heads, length, head_dim]``."""
@@ -62,7 +70,12 @@ class Attention(nn.Module):
 
     def project_kv(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Keys and values of ``states``, split into heads (what the cross-attention cache keeps)."""
-        return self.split_heads(self.k_proj(states)), self.split_heads(self.v_proj(states))
+        keys, values = self.split_heads(self.k_proj(states)), self.split_heads(self.v_proj(states))
+        if self.wide:
+            # Once here rather than at every decoder step: float64, and the keys already transposed
+            # ([batch, heads, head_dim, length]), both contiguous: float64 bmm copies any other layout.
+            return keys.double().transpose(-1, -2).contiguous(), values.double().contiguous()
+        return keys, values
 
     def forward(
         self,
@@ -74,15 +87,67 @@ class Attention(nn.Module):
         """Attend from ``hidden`` to ``keys``/``values``; returns the output and the attention weights.
 
         ``bias`` is added to the scores (``-inf``-like on padded keys), broadcast
-        to ``[batch, heads, queries, keys]``.
+        to ``[batch, heads, queries, keys]``. With ``wide``, ``keys`` are as :meth:`project_kv`
+        gives them then (float64, transposed).
         """
-        query = self.split_heads(self.q_proj(hidden))
-        scores = torch.matmul(query, keys.transpose(-1, -2)) * (1.0 / math.sqrt(self.head_dim))
+        return self._attend(self.split_heads(self.q_proj(hidden)), keys, values, bias)
+
+    def self_attention(self, hidden: torch.Tensor, bias: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Attend from ``hidden`` to itself; with ``qkv``, its three projections in one product."""
+        if self.qkv is None:
+            return self(hidden, *self.project_kv(hidden), bias)
+        query, keys, values = (self.split_heads(part) for part in self.qkv(hidden).split(self.o_proj.in_features,
+                                                                                            dim=-1))
+        return self._attend(query, keys, values, bias)
+
+    def _attend(self, query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
+                bias: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.per_sentence:
+            lengths = _lengths(bias, keys.shape[2])
+            if lengths is not None:
+                return self._per_sentence(query, keys, values, bias, lengths)
+        if self.wide or self.per_sentence:  # per_sentence: with padding that is not at the end
+            query, keys, values = query.double(), keys.double(), values.double()
+            bias = bias.double() if bias is not None else None
+        keys_t = keys if self.wide else keys.transpose(-1, -2)
+        scores = torch.matmul(query, keys_t) * (1.0 / math.sqrt(self.head_dim))
         if bias is not None:
             scores = scores + bias
         weights = torch.softmax(scores, dim=-1)
         context = torch.matmul(weights, values).transpose(1, 2).flatten(2)
+        if self.wide or self.per_sentence:
+            context, weights = context.float(), weights.float()
         return self.o_proj(context), weights
+
+    def _per_sentence(self, query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
+                      bias: torch.Tensor | None, lengths: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        # Row i over its first lengths[i] keys only, with the same shapes and strides as a batch of one
+        # (the padded queries' context stays 0: finite, and masked out wherever it is used as a key).
+        batch, heads, queries, _ = query.shape
+        context = query.new_zeros((batch, queries, heads * self.head_dim))
+        weights = query.new_zeros((batch, heads, queries, keys.shape[2]))
+        scale = 1.0 / math.sqrt(self.head_dim)
+        for row, length in enumerate(lengths):
+            own_query = query[row : row + 1, :, :length] if queries == keys.shape[2] else query[row : row + 1]
+            scores = torch.matmul(own_query, keys[row : row + 1, :, :length].transpose(-1, -2)) * scale
+            if bias is not None:
+                scores = scores + bias[row : row + 1, ..., :length]
+            own = torch.softmax(scores, dim=-1)
+            own_context = torch.matmul(own, values[row : row + 1, :, :length]).transpose(1, 2).flatten(2)
+            context[row, : own_context.shape[1]] = own_context[0]
+            weights[row, :, : own.shape[2], :length] = own[0]
+        return self.o_proj(context), weights
+
+
+def _lengths(bias: torch.Tensor | None, keys: int) -> list[int] | None:
+    # Each row's number of real keys when the padding is at the end of every row (else None).
+    if bias is None:
+        return None  # no mask: the float64 path
+    real = bias.reshape(bias.shape[0], -1)[:, -keys:] == 0
+    lengths = real.sum(dim=1)
+    if not bool((real == (torch.arange(keys) < lengths[:, None])).all()):
+        return None
+    return lengths.tolist()
 
 
 class FeedForward(nn.Module):
@@ -109,11 +174,17 @@ class SSRU(nn.Module):
         super().__init__()
         self.forget_proj = nn.Linear(config.d_model, config.d_model)
         self.input_proj = nn.Linear(config.d_model, config.d_model, bias=False)
+        # quantize_rows: both projections as one int8 product.
+        self.fused: nn.Module | None = None
 
     def forward(self, hidden: torch.Tensor, state: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """Run over ``hidden`` ``[batch, steps, dim]`` from ``state``; returns outputs and the last state."""
-        forget = torch.sigmoid(self.forget_proj(hidden))
-        update = (1.0 - forget) * self.input_proj(hidden)
+        if self.fused is None:
+            forget, projected = self.forget_proj(hidden), self.input_proj(hidden)
+        else:
+            forget, projected = self.fused(hidden).split(self.input_proj.out_features, dim=-1)
+        forget = torch.sigmoid(forget)
+        update = (1.0 - forget) * projected
         cell = torch.zeros_like(hidden[:, 0]) if state is None else state
         cells = []
         for step in range(hidden.shape[1]):
@@ -133,8 +204,7 @@ class EncoderLayer(nn.Module):
         self.final_layer_norm = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
 
     def forward(self, hidden: torch.Tensor, bias: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        keys, values = self.self_attn.project_kv(hidden)
-        attended, weights = self.self_attn(hidden, keys, values, bias)
+        attended, weights = self.self_attn.self_attention(hidden, bias)
         hidden = self.self_attn_layer_norm(attended + hidden)
         return self.final_layer_norm(self.ffn(hidden) + hidden), weights
 

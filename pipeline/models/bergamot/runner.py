@@ -11,7 +11,7 @@ encoder and decoder stacks and the output bias, which are plain ``nn.Module``\\s
 the same ``model.safetensors`` with every key accounted for (``strict``), and
 gives the same token ids as ``BergamotForConditionalGeneration.generate()``
 (tests compare the two). Anything else (beam search, a generation config with
-other settings, int8, another dtype or device, attention for tag placement,
+other settings, torch's dynamic int8, another dtype or device, attention for tag placement,
 scoring) uses the full transformers model.
 """
 
@@ -33,6 +33,7 @@ from pipeline.models.bergamot.stacks import BergamotDecoder, BergamotEncoder
 __all__ = ["BergamotGreedyModel", "load_greedy"]
 
 WEIGHTS = "model.safetensors"
+ROWS = "int8-rows"  # pipeline.models.bergamot.int8.MODE (not imported: it is needed only when asked for)
 
 
 class _Stacks(nn.Module):
@@ -82,7 +83,8 @@ def load_greedy(folder: str | Path, config: Any, *, device: str, dtype: str, qua
                 beam: int) -> BergamotGreedyModel | None:
     """The model of ``folder`` as a :class:`BergamotGreedyModel`, or ``None`` when it does not apply.
 
-    It applies to beam 1, float32 on the CPU without quantization, a single
+    It applies to beam 1, float32 on the CPU without quantization or with ``int8-rows``
+    (:mod:`pipeline.models.bergamot.int8`), a single
     ``model.safetensors`` and a generation config that greedy search runs as
     transformers would; and not when ``fast_greedy`` was turned off on
     ``BergamotForConditionalGeneration`` (benchmarks do, to time transformers' loop).
@@ -94,7 +96,7 @@ def load_greedy(folder: str | Path, config: Any, *, device: str, dtype: str, qua
     if modeling is not None and not modeling.BergamotForConditionalGeneration.fast_greedy:
         return None
     weights = Path(folder) / WEIGHTS
-    if beam != 1 or device != "cpu" or dtype != "float32" or quantize is not None or not weights.is_file():
+    if beam != 1 or device != "cpu" or dtype != "float32" or quantize not in (None, ROWS) or not weights.is_file():
         return None
     from safetensors.torch import load_file
     from transformers import GenerationConfig
@@ -106,6 +108,10 @@ def load_greedy(folder: str | Path, config: Any, *, device: str, dtype: str, qua
         model = BergamotGreedyModel(config, generation)
     # strict: every parameter and buffer comes from the file, none keeps its uninitialised memory.
     model.load_state_dict(load_file(weights), strict=True, assign=True)
+    if quantize == ROWS:
+        from pipeline.models.bergamot.int8 import quantize_rows
+
+        quantize_rows(model)
     return model.eval()
 
 
