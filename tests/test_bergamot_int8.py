@@ -197,7 +197,7 @@ def test_feed_forward_inputs_to_fc2_are_never_negative() -> None:
 
     block = FeedForward(BergamotConfig())
     seen = []
-    block.fc2.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0]))
+    block.fc2.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].detach()))
     block(torch.randn(5, 256))
     assert float(seen[0].min()) >= 0
 
