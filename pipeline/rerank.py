@@ -58,6 +58,12 @@ def register_feature(name: str) -> Callable[[Feature], Feature]:
     return decorate
 
 
+def _flatten(segments: Sequence[str], candidates: Sequence[Sequence[str]]) -> tuple[list[str], list[str]]:
+    """Each candidate beside its segment, as two flat lists (undone by :func:`_split`)."""
+    sources = [s for s, cands in zip(segments, candidates, strict=True) for _ in cands]
+    return sources, [c for cands in candidates for c in cands]
+
+
 def _split(values: list[float], candidates: Sequence[Sequence[str]]) -> list[list[float]]:
     out, position = [], 0
     for cands in candidates:
@@ -69,16 +75,14 @@ def _split(values: list[float], candidates: Sequence[Sequence[str]]) -> list[lis
 @register_feature("forward")
 def _forward(reranker: Reranker, segments: Sequence[str], candidates: Sequence[Sequence[str]], src_lang: str,
              tgt_lang: str) -> list[list[float]]:
-    sources = [s for s, cands in zip(segments, candidates, strict=True) for _ in cands]
-    flat = [c for cands in candidates for c in cands]
+    sources, flat = _flatten(segments, candidates)
     return _split(sequence_scores(reranker.forward, src_lang, tgt_lang, sources, flat), candidates)
 
 
 @register_feature("reverse")
 def _reverse(reranker: Reranker, segments: Sequence[str], candidates: Sequence[Sequence[str]], src_lang: str,
              tgt_lang: str) -> list[list[float]]:
-    sources = [s for s, cands in zip(segments, candidates, strict=True) for _ in cands]
-    flat = [c for cands in candidates for c in cands]
+    sources, flat = _flatten(segments, candidates)
     return _split(sequence_scores(reranker.reverse, tgt_lang, src_lang, flat, sources), candidates)
 
 
